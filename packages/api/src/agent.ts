@@ -1,0 +1,61 @@
+import { Type, type Static } from 'typebox';
+import { Accelerator } from './host.js';
+import { ImageKind } from './image.js';
+import { VmDesiredState, VmState } from './vm.js';
+
+// The agent API: what the server asks of a host. Small and idempotent (ARCHITECTURE.md §4).
+
+export const AgentVmSpec = Type.Object({
+  id: Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength: 64 }),
+  name: Type.String(),
+  cpus: Type.Integer({ minimum: 1 }),
+  memoryMiB: Type.Integer({ minimum: 16 }),
+  diskGiB: Type.Integer({ minimum: 1 }),
+  image: Type.Object({
+    id: Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength: 64 }),
+    name: Type.String(),
+    kind: ImageKind,
+    sha256: Type.String(),
+    defaultKernelArgs: Type.String(),
+  }),
+  kernelArgs: Type.String(),
+  /** Versioned machine type fixed at creation, so that migration stays compatible. */
+  machineType: Type.String(),
+  desiredState: VmDesiredState,
+});
+export type AgentVmSpec = Static<typeof AgentVmSpec>;
+
+/** What the agent observes of one VM. */
+export const AgentVmStatus = Type.Object({
+  id: Type.String(),
+  state: VmState,
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
+export type AgentVmStatus = Static<typeof AgentVmStatus>;
+
+export const AgentVmStateChange = Type.Object(
+  {
+    action: Type.Union([
+      Type.Literal('start'),
+      Type.Literal('stop'),
+      Type.Literal('reboot'),
+      Type.Literal('pause'),
+      Type.Literal('resume'),
+    ]),
+    force: Type.Optional(Type.Boolean()),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+export type AgentVmStateChange = Static<typeof AgentVmStateChange>;
+
+export const AgentHostInfo = Type.Object({
+  name: Type.String(),
+  cpus: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  accelerator: Accelerator,
+  acceleratorReason: Type.String(),
+  qemuVersion: Type.String(),
+});
+export type AgentHostInfo = Static<typeof AgentHostInfo>;

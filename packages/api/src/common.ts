@@ -1,0 +1,26 @@
+import { Type, type Static, type TSchema } from 'typebox';
+
+/** Names of VMs, hosts, images and projects: DNS-label shaped, so they are safe in paths. */
+export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+export const Name = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63 });
+
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
+/** A resource addressed by path: its id or its name. */
+export const IdOrName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+export const IdOrNameParams = Type.Object({ id: IdOrName });
+export type IdOrNameParams = Static<typeof IdOrNameParams>;
+
+export const Timestamp = Type.String({ format: 'date-time' });
+
+export const Labels = Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 63 }));
+
+/** One page of a list: `nextCursor` is null on the last page. */
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+});
+export type ListQuery = Static<typeof ListQuery>;

@@ -1,0 +1,33 @@
+import { Type, type Static } from 'typebox';
+import { Page, Timestamp } from './common.js';
+
+/** `kernel`: a kernel and initramfs booted directly; `disk`: a bootable disk image. */
+export const ImageKind = Type.Union([Type.Literal('kernel'), Type.Literal('disk')]);
+export type ImageKind = Static<typeof ImageKind>;
+
+export const ImageStatus = Type.Union([
+  Type.Literal('importing'),
+  Type.Literal('ready'),
+  Type.Literal('failed'),
+]);
+export type ImageStatus = Static<typeof ImageStatus>;
+
+export const Image = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  project: Type.String(),
+  kind: ImageKind,
+  status: ImageStatus,
+  builtin: Type.Boolean(),
+  sizeBytes: Type.Integer(),
+  /** Kernel arguments every VM of this image boots with; a VM's own are appended. */
+  defaultKernelArgs: Type.String(),
+  /** SHA-256 of the image files, so a host can verify what it caches. */
+  sha256: Type.String(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Image = Static<typeof Image>;
+
+export const ImagePage = Page(Image);
+export type ImagePage = Static<typeof ImagePage>;

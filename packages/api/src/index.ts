@@ -1,0 +1,49 @@
+/**
+ * @novacron/api — the wire contract. TypeBox schemas of every request, response, event and error
+ * body; the server validates with them, the client is typed by them, the OpenAPI document is
+ * generated from them. Imports nothing from the workspace and does no IO.
+ */
+export { ERROR_CODES, ErrorBody, ErrorCodeSchema, ErrorDetail, type ErrorCode } from './errors.js';
+export {
+  Id,
+  IdOrName,
+  IdOrNameParams,
+  Labels,
+  ListQuery,
+  Name,
+  NAME_PATTERN,
+  Page,
+  Timestamp,
+} from './common.js';
+export {
+  ConsoleOutputQuery,
+  KERNEL_ARGS_PATTERN,
+  MAX_VM_CPUS,
+  MAX_VM_DISK_GIB,
+  MAX_VM_MEMORY_MIB,
+  Vm,
+  VM_ACTIONS,
+  VM_STATES,
+  VmAction,
+  VmCreate,
+  VmDeleteQuery,
+  VmDesiredState,
+  VmListQuery,
+  VmPage,
+  VmState,
+  type VmActionName,
+} from './vm.js';
+export {
+  Operation,
+  OPERATION_KINDS,
+  OPERATION_STATUSES,
+  OperationKind,
+  OperationStatus,
+  OperationWaitQuery,
+  TERMINAL_OPERATION_STATUSES,
+} from './operation.js';
+export { Accelerator, Host, HOST_STATES, HostPage, HostState } from './host.js';
+export { Image, ImageKind, ImagePage, ImageStatus } from './image.js';
+export { LoginRequest, LoginResponse } from './auth.js';
+export { Event, EVENT_TYPES, EventType } from './event.js';
+export { AgentHostInfo, AgentVmSpec, AgentVmStateChange, AgentVmStatus } from './agent.js';

@@ -1,0 +1,47 @@
+import { Type, type Static } from 'typebox';
+import { ErrorDetail } from './errors.js';
+import { Timestamp } from './common.js';
+
+export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type OperationStatus = (typeof OPERATION_STATUSES)[number];
+export const OperationStatus = Type.Union(OPERATION_STATUSES.map((s) => Type.Literal(s)));
+
+export const OPERATION_KINDS = [
+  'vm.create',
+  'vm.start',
+  'vm.stop',
+  'vm.reboot',
+  'vm.pause',
+  'vm.resume',
+  'vm.delete',
+] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+export const OperationKind = Type.Union(OPERATION_KINDS.map((k) => Type.Literal(k)));
+
+/** Long-running work (Incus style): answered with 202, followed by polling, waiting or events. */
+export const Operation = Type.Object({
+  id: Type.String(),
+  kind: OperationKind,
+  status: OperationStatus,
+  /** The step the operation is in, recorded so that a restarted server can resume or roll back. */
+  phase: Type.String(),
+  /** Percent done, 0 to 100, as measured by the step that reports it. */
+  progress: Type.Number({ minimum: 0, maximum: 100 }),
+  target: Type.Object({ type: Type.Literal('vm'), id: Type.String(), name: Type.String() }),
+  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  error: Type.Union([ErrorDetail, Type.Null()]),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Operation = Static<typeof Operation>;
+
+export const TERMINAL_OPERATION_STATUSES: readonly OperationStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+];
+
+export const OperationWaitQuery = Type.Object({
+  timeout: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+});
+export type OperationWaitQuery = Static<typeof OperationWaitQuery>;

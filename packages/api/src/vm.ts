@@ -1,0 +1,104 @@
+import { Type, type Static } from 'typebox';
+import { IdOrName, Labels, ListQuery, Name, Page, Timestamp } from './common.js';
+
+/** Every state a VM can be in; the legal moves between them live in @novacron/domain. */
+export const VM_STATES = [
+  'creating',
+  'stopped',
+  'starting',
+  'running',
+  'stopping',
+  'paused',
+  'deleting',
+  'error',
+  'unknown',
+] as const;
+export type VmState = (typeof VM_STATES)[number];
+export const VmState = Type.Union(VM_STATES.map((s) => Type.Literal(s)));
+
+/** What the user asked the VM to be; reconciliation drives the observed state towards it. */
+export const VmDesiredState = Type.Union([Type.Literal('running'), Type.Literal('stopped')]);
+export type VmDesiredState = Static<typeof VmDesiredState>;
+
+export const Vm = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  project: Type.String(),
+  state: VmState,
+  desiredState: VmDesiredState,
+  /** Name of the host the VM is placed on; null before placement. */
+  host: Type.Union([Type.String(), Type.Null()]),
+  image: Type.String(),
+  cpus: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  diskGiB: Type.Integer(),
+  kernelArgs: Type.String(),
+  labels: Labels,
+  /** Why the VM is in `error` or `unknown`; null otherwise. */
+  stateReason: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Integer(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Vm = Static<typeof Vm>;
+
+export const MAX_VM_CPUS = 256;
+export const MAX_VM_MEMORY_MIB = 4 * 1024 * 1024;
+export const MAX_VM_DISK_GIB = 64 * 1024;
+/** Kernel arguments: printable ASCII only, no quotes or backslashes, so nothing can escape them. */
+export const KERNEL_ARGS_PATTERN = '^[A-Za-z0-9_.,:=/+@ -]*$';
+
+export const VmCreate = Type.Object(
+  {
+    name: Name,
+    image: IdOrName,
+    project: Type.Optional(Name),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_VM_CPUS })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 16, maximum: MAX_VM_MEMORY_MIB })),
+    diskGiB: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_VM_DISK_GIB })),
+    host: Type.Optional(IdOrName),
+    kernelArgs: Type.Optional(Type.String({ maxLength: 1024, pattern: KERNEL_ARGS_PATTERN })),
+    labels: Type.Optional(Labels),
+    /** Start the VM once created (default true). */
+    start: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type VmCreate = Static<typeof VmCreate>;
+
+export const VM_ACTIONS = ['start', 'stop', 'reboot', 'pause', 'resume'] as const;
+export type VmActionName = (typeof VM_ACTIONS)[number];
+
+export const VmAction = Type.Object(
+  {
+    action: Type.Union(VM_ACTIONS.map((a) => Type.Literal(a))),
+    /** stop: power off at once instead of an ACPI shutdown. */
+    force: Type.Optional(Type.Boolean()),
+    /** stop: seconds to wait for the guest before forcing. */
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  { additionalProperties: false },
+);
+export type VmAction = Static<typeof VmAction>;
+
+export const VmDeleteQuery = Type.Object({
+  force: Type.Optional(Type.Boolean()),
+});
+export type VmDeleteQuery = Static<typeof VmDeleteQuery>;
+
+export const VmListQuery = Type.Object({
+  ...ListQuery.properties,
+  state: Type.Optional(VmState),
+  host: Type.Optional(IdOrName),
+  project: Type.Optional(Name),
+});
+export type VmListQuery = Static<typeof VmListQuery>;
+
+export const VmPage = Page(Vm);
+export type VmPage = Static<typeof VmPage>;
+
+export const ConsoleOutputQuery = Type.Object({
+  /** Return at most this many bytes from the end of the kept output. */
+  tailBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 * 1024 })),
+});
+export type ConsoleOutputQuery = Static<typeof ConsoleOutputQuery>;

@@ -1,0 +1,73 @@
+import { hostname, homedir } from 'node:os';
+import { join } from 'node:path';
+import { Value } from 'typebox/value';
+import { ConfigSchema, ENV_NAMES, SECRET_KEYS, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** The data directory when NOVACRON_DATA_DIR is not set: system-wide for root, per user otherwise. */
+export function defaultDataDir(env: Env = process.env, uid = process.getuid?.() ?? 0): string {
+  if (uid === 0) return '/var/lib/novacron';
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'novacron');
+}
+
+/** The user's config directory, where `novacron login` keeps its token. */
+export function userConfigDir(env: Env = process.env): string {
+  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'novacron');
+}
+
+function defaults(env: Env): Config {
+  const apiPort = 8090;
+  return {
+    dataDir: defaultDataDir(env),
+    apiHost: '127.0.0.1',
+    apiPort,
+    wsPort: 8091,
+    agentHost: '127.0.0.1',
+    agentPort: 8094,
+    agentName: hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63) || 'local',
+    accel: 'auto',
+    serverUrl: `http://127.0.0.1:${apiPort}`,
+    logLevel: 'info',
+  };
+}
+
+const NUMERIC: readonly (keyof Config)[] = ['apiPort', 'wsPort', 'agentPort'];
+
+/**
+ * Loads the configuration once: defaults < NOVACRON_* environment < explicit overrides (flags).
+ * Throws ConfigError naming the variable at fault.
+ */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES) as [keyof Config, string][]) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    fromEnv[key] = NUMERIC.includes(key) ? Number(raw) : raw;
+  }
+  const merged: Record<string, unknown> = { ...defaults(env), ...fromEnv };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
+  // Without an explicit server URL the CLI talks to the local API port.
+  if (fromEnv.serverUrl === undefined && overrides.serverUrl === undefined) {
+    merged.serverUrl = `http://127.0.0.1:${String(merged.apiPort)}`;
+  }
+  if (!Value.Check(ConfigSchema, merged)) {
+    const first = [...Value.Errors(ConfigSchema, merged)][0];
+    const key = (first?.instancePath ?? '').replace(/^\//, '') as keyof Config;
+    const name = ENV_NAMES[key] ?? key;
+    const shown = SECRET_KEYS.includes(key) ? '[redacted]' : JSON.stringify(merged[key]);
+    throw new ConfigError(`invalid setting ${name}=${shown}: ${first?.message ?? 'invalid'}`);
+  }
+  return merged;
+}
+
+/** A copy safe to log: secrets replaced by `[redacted]`. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const key of SECRET_KEYS) if (copy[key] !== undefined) copy[key] = '[redacted]';
+  return copy;
+}

@@ -1,0 +1,47 @@
+import { Type, type Static } from 'typebox';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+/** The one configuration schema of every NovaCron process (ARCHITECTURE.md §8). */
+export const ConfigSchema = Type.Object({
+  /** Where the server keeps its database, images and secrets and the agent its VMs. */
+  dataDir: Type.String({ minLength: 1 }),
+  /** `postgres://...`; absent means SQLite in the data directory. */
+  databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  apiHost: Type.String(),
+  apiPort: Port,
+  wsPort: Port,
+  agentHost: Type.String(),
+  agentPort: Port,
+  /** Name this machine's agent registers as. */
+  agentName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
+  accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')]),
+  adminPassword: Type.Optional(Type.String({ minLength: 8 })),
+  serverUrl: Type.String({ pattern: '^https?://' }),
+  token: Type.Optional(Type.String()),
+  logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level))),
+});
+export type Config = Static<typeof ConfigSchema>;
+
+/** Settings whose values never reach a log. */
+export const SECRET_KEYS: readonly (keyof Config)[] = ['adminPassword', 'token', 'databaseUrl'];
+
+/** Environment variable of each setting. */
+export const ENV_NAMES: Record<keyof Config, string> = {
+  dataDir: 'NOVACRON_DATA_DIR',
+  databaseUrl: 'NOVACRON_DATABASE_URL',
+  redisUrl: 'NOVACRON_REDIS_URL',
+  apiHost: 'NOVACRON_API_HOST',
+  apiPort: 'NOVACRON_API_PORT',
+  wsPort: 'NOVACRON_WS_PORT',
+  agentHost: 'NOVACRON_AGENT_HOST',
+  agentPort: 'NOVACRON_AGENT_PORT',
+  agentName: 'NOVACRON_AGENT_NAME',
+  accel: 'NOVACRON_ACCEL',
+  adminPassword: 'NOVACRON_ADMIN_PASSWORD',
+  serverUrl: 'NOVACRON_SERVER_URL',
+  token: 'NOVACRON_TOKEN',
+  logLevel: 'NOVACRON_LOG_LEVEL',
+};

@@ -1,0 +1,9 @@
+/**
+ * @novacron/domain — entities, the VM state machine, names and sizes, domain errors. Pure: imports
+ * only @novacron/api; no IO, no clock, no randomness (time and ids come in through ports).
+ */
+export { DomainError, isDomainError } from './errors.js';
+export { assertValidName, isValidName } from './names.js';
+export { parseSizeGiB, parseSizeMiB } from './sizes.js';
+export { assertActionAllowed, assertTransition, canTransition, targetStateOf } from './vm-state.js';
+export type { Clock, IdSource } from './ports.js';

@@ -32,7 +32,7 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const ErrorCodeSchema = Type.Union(ERROR_CODES.map((code) => Type.Literal(code)));
+export const ErrorCodeSchema = Type.Enum(ERROR_CODES);
 
 export const ErrorDetail = Type.Object({
   code: Type.String(),

@@ -10,7 +10,7 @@ export const EVENT_TYPES = [
   'operation.updated',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-export const EventType = Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)));
+export const EventType = Type.Enum(EVENT_TYPES);
 
 /** One change, numbered in commit order so that a reader can resume with `since`. */
 export const Event = Type.Object({

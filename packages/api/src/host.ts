@@ -3,7 +3,7 @@ import { Labels, Page, Timestamp } from './common.js';
 
 export const HOST_STATES = ['ready', 'unreachable', 'disabled'] as const;
 export type HostState = (typeof HOST_STATES)[number];
-export const HostState = Type.Union(HOST_STATES.map((s) => Type.Literal(s)));
+export const HostState = Type.Enum(HOST_STATES);
 
 export const Accelerator = Type.Union([Type.Literal('kvm'), Type.Literal('tcg')]);
 export type Accelerator = Static<typeof Accelerator>;

@@ -4,7 +4,7 @@ import { Timestamp } from './common.js';
 
 export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
-export const OperationStatus = Type.Union(OPERATION_STATUSES.map((s) => Type.Literal(s)));
+export const OperationStatus = Type.Enum(OPERATION_STATUSES);
 
 export const OPERATION_KINDS = [
   'vm.create',
@@ -16,7 +16,7 @@ export const OPERATION_KINDS = [
   'vm.delete',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
-export const OperationKind = Type.Union(OPERATION_KINDS.map((k) => Type.Literal(k)));
+export const OperationKind = Type.Enum(OPERATION_KINDS);
 
 /** Long-running work (Incus style): answered with 202, followed by polling, waiting or events. */
 export const Operation = Type.Object({

@@ -14,7 +14,7 @@ export const VM_STATES = [
   'unknown',
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
-export const VmState = Type.Union(VM_STATES.map((s) => Type.Literal(s)));
+export const VmState = Type.Enum(VM_STATES);
 
 /** What the user asked the VM to be; reconciliation drives the observed state towards it. */
 export const VmDesiredState = Type.Union([Type.Literal('running'), Type.Literal('stopped')]);
@@ -71,7 +71,7 @@ export type VmActionName = (typeof VM_ACTIONS)[number];
 
 export const VmAction = Type.Object(
   {
-    action: Type.Union(VM_ACTIONS.map((a) => Type.Literal(a))),
+    action: Type.Enum(VM_ACTIONS),
     /** stop: power off at once instead of an ACPI shutdown. */
     force: Type.Optional(Type.Boolean()),
     /** stop: seconds to wait for the guest before forcing. */

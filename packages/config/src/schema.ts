@@ -1,7 +1,8 @@
 import { Type, type Static } from 'typebox';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+// Port 0 asks the kernel for a free port (tests).
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
 /** The one configuration schema of every NovaCron process (ARCHITECTURE.md §8). */
 export const ConfigSchema = Type.Object({
@@ -21,7 +22,7 @@ export const ConfigSchema = Type.Object({
   adminPassword: Type.Optional(Type.String({ minLength: 8 })),
   serverUrl: Type.String({ pattern: '^https?://' }),
   token: Type.Optional(Type.String()),
-  logLevel: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level))),
+  logLevel: Type.Enum(LOG_LEVELS),
 });
 export type Config = Static<typeof ConfigSchema>;
 

@@ -1,1 +1,9 @@
-export {};
+/**
+ * @novacron/server — the control plane's composition root: config -> store -> services -> routes ->
+ * listen. Wires the concrete adapters; the pure packages and the contract come in from below.
+ */
+export { buildApp } from './app.js';
+export type { ServerApp, ServerDeps } from './deps.js';
+export { statusOf } from './errors.js';
+export { ADMIN_PASSWORD_FILE, ADMIN_USERNAME, TINY_IMAGE } from './services/bootstrap.js';
+export { startServer, type RunningServer, type ServerOptions } from './server.js';

@@ -1,1 +1,5 @@
-export {};
+/**
+ * @novacron/telemetry — the pino logger every process uses (secrets redacted) and, later, the
+ * Prometheus registries and metric names. May import @novacron/api, domain and config only.
+ */
+export { createLogger, type Logger } from './logger.js';

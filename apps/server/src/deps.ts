@@ -1,0 +1,34 @@
+import type { AccessTokens } from '@novacron/auth';
+import type { Clock } from '@novacron/domain';
+import type { Store } from '@novacron/store';
+import type { Logger } from '@novacron/telemetry';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { HostService } from './services/hosts.js';
+import type { OperationRunner } from './services/operations.js';
+import type { VmService } from './services/vms.js';
+
+/** Everything the routes use, built by the composition root (server.ts) or by a test. */
+export interface ServerDeps {
+  store: Store;
+  tokens: AccessTokens;
+  clock: Clock;
+  logger: Logger;
+  hosts: HostService;
+  operations: OperationRunner;
+  vms: VmService;
+}
+
+export type ServerApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;

@@ -1,0 +1,18 @@
+import { IdOrNameParams, Image } from '@novacron/api';
+import { DomainError } from '@novacron/domain';
+import type { ServerApp, ServerDeps } from '../../deps.js';
+import { DEFAULT_PROJECT } from '../../services/vms.js';
+
+export function registerImageGet(app: ServerApp, deps: ServerDeps): void {
+  app.get(
+    '/api/v1/images/:id',
+    { schema: { params: IdOrNameParams, response: { 200: Image } } },
+    async (request) => {
+      const image = await deps.store.images.get(DEFAULT_PROJECT, request.params.id);
+      if (image === undefined) {
+        throw new DomainError('IMAGE_NOT_FOUND', `image '${request.params.id}' not found`);
+      }
+      return image;
+    },
+  );
+}

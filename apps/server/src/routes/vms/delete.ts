@@ -1,0 +1,16 @@
+import { IdOrNameParams, Operation, VmDeleteQuery } from '@novacron/api';
+import type { ServerApp, ServerDeps } from '../../deps.js';
+
+export function registerVmDelete(app: ServerApp, deps: ServerDeps): void {
+  app.delete(
+    '/api/v1/vms/:id',
+    {
+      schema: { params: IdOrNameParams, querystring: VmDeleteQuery, response: { 202: Operation } },
+    },
+    async (request, reply) => {
+      const force = request.query.force ?? false;
+      const operation = await deps.vms.delete(request.params.id, { force });
+      return reply.status(202).send(operation);
+    },
+  );
+}

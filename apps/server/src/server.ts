@@ -1,0 +1,97 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AccessTokens } from '@novacron/auth';
+import type { Config } from '@novacron/config';
+import type { Clock } from '@novacron/domain';
+import { openStore, type Store } from '@novacron/store';
+import type { Logger } from '@novacron/telemetry';
+import { buildApp } from './app.js';
+import type { ServerApp, ServerDeps } from './deps.js';
+import {
+  ensureAdmin,
+  ensureSigningSecret,
+  ensureTinyImageRegistered,
+} from './services/bootstrap.js';
+import { HostService } from './services/hosts.js';
+import { OperationRunner } from './services/operations.js';
+import { VmService } from './services/vms.js';
+
+export interface ServerOptions {
+  config: Config;
+  logger: Logger;
+  /** Where downloaded Debian packages for the tiny image are kept; default `<dataDir>/cache`. */
+  imageCacheDir?: string;
+  /** How often each host's agent is polled for its VMs' state. */
+  hostPollMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  app: ServerApp;
+  store: Store;
+  /** The image store: one folder per image id. */
+  imageDir: string;
+  /** Set when this start created the admin user with a generated password. */
+  generatedAdminPassword?: string;
+  registerHost(agentUrl: string): ReturnType<HostService['register']>;
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/** The server's composition root: config -> store -> services -> routes -> listen. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config, logger } = options;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(
+    config.databaseUrl === undefined
+      ? { sqlitePath: join(config.dataDir, 'novacron.db') }
+      : { url: config.databaseUrl },
+  );
+  try {
+    await store.migrate();
+    const clock = systemClock;
+    const tokens = new AccessTokens(await ensureSigningSecret(store));
+    const admin = await ensureAdmin(store, config.dataDir, config.adminPassword);
+    const imageDir = join(config.dataDir, 'images');
+    await ensureTinyImageRegistered(
+      store,
+      imageDir,
+      options.imageCacheDir ?? join(config.dataDir, 'cache'),
+      logger,
+    );
+
+    const operations = new OperationRunner(store, clock, logger);
+    const interrupted = await operations.failInterrupted();
+    if (interrupted > 0)
+      logger.warn({ interrupted }, 'operations interrupted by the last stop marked failed');
+    const hosts = new HostService(store, clock, logger);
+    const vms = new VmService(store, hosts, operations);
+    const deps: ServerDeps = { store, tokens, clock, logger, hosts, operations, vms };
+    const app = buildApp(deps);
+    await app.listen({ host: config.apiHost, port: config.apiPort });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.apiPort;
+    hosts.startMonitor(options.hostPollMs ?? 2000);
+
+    return {
+      url: `http://${config.apiHost}:${port}`,
+      app,
+      store,
+      imageDir,
+      ...(admin.generatedPassword === undefined
+        ? {}
+        : { generatedAdminPassword: admin.generatedPassword }),
+      registerHost: (agentUrl) => hosts.register(agentUrl),
+      close: async () => {
+        await hosts.stopMonitor();
+        await app.close();
+        await operations.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { jwtVerify, SignJWT, errors } from 'jose';
+
+export interface AccessClaims {
+  /** User id. */
+  sub: string;
+  username: string;
+  role: string;
+  /** Session id, so logout can revoke. */
+  sid: string;
+}
+
+export class InvalidTokenError extends Error {
+  override readonly name = 'InvalidTokenError';
+}
+
+const ISSUER = 'novacron';
+
+/** Signs and verifies short-lived access tokens (HS256 with the cluster's secret). */
+export class AccessTokens {
+  private readonly key: Uint8Array;
+
+  constructor(
+    secret: string,
+    readonly ttlSeconds = 15 * 60,
+  ) {
+    this.key = Buffer.from(secret, 'base64url');
+    if (this.key.length < 32)
+      throw new Error('the token signing secret must hold 32 bytes or more');
+  }
+
+  async issue(claims: AccessClaims, now: Date): Promise<{ token: string; expiresAt: Date }> {
+    const issuedAt = Math.floor(now.getTime() / 1000);
+    const expiresAt = new Date((issuedAt + this.ttlSeconds) * 1000);
+    const token = await new SignJWT({
+      username: claims.username,
+      role: claims.role,
+      sid: claims.sid,
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuer(ISSUER)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + this.ttlSeconds)
+      .sign(this.key);
+    return { token, expiresAt };
+  }
+
+  async verify(token: string, now: Date): Promise<AccessClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        algorithms: ['HS256'],
+        currentDate: now,
+      });
+      const { sub, username, role, sid } = payload;
+      if (
+        typeof sub !== 'string' ||
+        typeof username !== 'string' ||
+        typeof role !== 'string' ||
+        typeof sid !== 'string'
+      ) {
+        throw new InvalidTokenError('token claims are incomplete');
+      }
+      return { sub, username, role, sid };
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
+      if (error instanceof errors.JWTExpired) throw new InvalidTokenError('token expired');
+      throw new InvalidTokenError('token invalid');
+    }
+  }
+}
+
+/** A new random secret for signing tokens, base64url. */
+export function newSigningSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** An opaque refresh token; only its hash is stored. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** A readable generated password for the first admin. */
+export function newPassword(): string {
+  return randomBytes(18).toString('base64url');
+}

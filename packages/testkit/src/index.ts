@@ -1,1 +1,6 @@
-export {};
+/**
+ * @novacron/testkit — what tests share: temporary folders with short paths, the cache kept between
+ * runs, process clean-up and polling. Test code only: no product package may import it.
+ */
+export { makeTempDir, repoRoot, testCacheDir } from './paths.js';
+export { killMatching, pidsMatching, waitFor } from './processes.js';

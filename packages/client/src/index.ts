@@ -1,1 +1,22 @@
-export {};
+/**
+ * @novacron/client — the typed REST client of NovaCron, used by the CLI, the web UI, the agent and
+ * the end-to-end tests. Typed by the schemas of @novacron/api and imports nothing else from the
+ * workspace; talks HTTP through fetch only. Errors come back as NovaCronApiError (the server's
+ * code, message and details) or NovaCronConnectionError.
+ */
+export {
+  HostsResource,
+  ImagesResource,
+  NovaCronClient,
+  OperationsResource,
+  VmsResource,
+  type Health,
+  type NovaCronClientOptions,
+  type OperationWaitOptions,
+} from './client.js';
+export {
+  isNovaCronError,
+  NovaCronApiError,
+  NovaCronConnectionError,
+  NovaCronError,
+} from './errors.js';

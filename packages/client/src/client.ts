@@ -1,0 +1,326 @@
+import {
+  IdOrName,
+  TERMINAL_OPERATION_STATUSES,
+  type Host,
+  type HostPage,
+  type Image,
+  type ImagePage,
+  type ListQuery,
+  type LoginResponse,
+  type Operation,
+  type Vm,
+  type VmAction,
+  type VmCreate,
+  type VmListQuery,
+  type VmPage,
+} from '@novacron/api';
+import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
+
+export interface NovaCronClientOptions {
+  /** Where the server listens, e.g. `http://127.0.0.1:8090`. */
+  baseUrl: string;
+  /** Access or API token sent as `Authorization: Bearer`; login and /healthz need none. */
+  token?: string;
+  /** Defaults to the global fetch; tests pass a fake. */
+  fetch?: typeof fetch;
+}
+
+/** What GET /healthz answers. */
+export interface Health {
+  status: string;
+  [key: string]: unknown;
+}
+
+export interface OperationWaitOptions {
+  /** Longest single wait request, in seconds (default 30): keeps each request under proxy and fetch timeouts. */
+  pollSeconds?: number;
+  /** Called with the operation after each request, e.g. to draw progress. */
+  onUpdate?: (operation: Operation) => void;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestOptions {
+  /** Values of the `:name` placeholders of the path, each an id or a name. */
+  params?: Record<string, string>;
+  query?: Query;
+  body?: unknown;
+  /** `text` for plain-text answers such as console output. */
+  accept?: 'json' | 'text';
+}
+
+// Ids and names are path segments: the API's own pattern keeps `..` and `/` out of the URL.
+// TypeBox keeps schema options as plain properties its TString type does not declare.
+const idOrNameSchema = IdOrName as { pattern?: string; maxLength?: number };
+const idOrNamePattern = new RegExp(idOrNameSchema.pattern ?? '^[A-Za-z0-9_-]+$');
+const MAX_ID_LENGTH = idOrNameSchema.maxLength ?? 64;
+const DEFAULT_POLL_SECONDS = 30;
+// A server that answers a wait at once must not be hammered in a tight loop.
+const MIN_POLL_INTERVAL_MS = 250;
+
+/** Codes for error answers that lack NovaCron's error body (a proxy, an old server). */
+function codeForStatus(status: number): string {
+  switch (status) {
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'FORBIDDEN';
+    case 404:
+      return 'ROUTE_NOT_FOUND';
+    case 413:
+      return 'PAYLOAD_TOO_LARGE';
+    case 429:
+      return 'RATE_LIMITED';
+    default:
+      return status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED';
+  }
+}
+
+function segment(value: string, what: string): string {
+  if (value.length > MAX_ID_LENGTH || !idOrNamePattern.test(value)) {
+    throw new NovaCronError(
+      'VALIDATION_FAILED',
+      `${what} '${value.slice(0, 80)}' is not a valid id or name`,
+      {
+        [what]: value,
+      },
+    );
+  }
+  return value;
+}
+
+function reasonOf(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The HTTP plumbing the resource groups share. */
+class Transport {
+  readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: NovaCronClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+  }
+
+  /** `path` is the route, e.g. `/api/v1/vms/:vm`, filled from `options.params`. */
+  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const { status, text } = await this.send(method, path, options);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new NovaCronApiError(
+        status,
+        'INVALID_RESPONSE',
+        `${method} ${path} answered with a body that is not JSON`,
+      );
+    }
+  }
+
+  async text(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    return (await this.send(method, path, { ...options, accept: 'text' })).text;
+  }
+
+  private async send(
+    method: string,
+    route: string,
+    options: RequestOptions,
+  ): Promise<{ status: number; text: string }> {
+    const path = route.replace(/:(\w+)/g, (_, name: string) =>
+      segment(options.params?.[name] ?? '', name),
+    );
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = {
+      accept: options.accept === 'text' ? 'text/plain' : 'application/json',
+    };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    // No content-type without a body: servers refuse an empty JSON body.
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new NovaCronConnectionError(this.baseUrl, reasonOf(error), error);
+    }
+    if (!response.ok) throw errorFromResponse(response.status, text, `${method} ${url.pathname}`);
+    return { status: response.status, text };
+  }
+}
+
+function errorFromResponse(status: number, text: string, request: string): NovaCronApiError {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const error = (body as { error?: unknown } | undefined)?.error;
+  if (typeof error === 'object' && error !== null) {
+    const { code, message, details, requestId } = error as Record<string, unknown>;
+    if (typeof code === 'string' && typeof message === 'string') {
+      return new NovaCronApiError(
+        status,
+        code,
+        message,
+        typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : {},
+        typeof requestId === 'string' ? requestId : undefined,
+      );
+    }
+  }
+  const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return new NovaCronApiError(
+    status,
+    codeForStatus(status),
+    `${request} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`,
+  );
+}
+
+export class VmsResource {
+  constructor(private readonly http: Transport) {}
+
+  /** Answers 202 with the `vm.create` operation. */
+  create(request: VmCreate): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms', { body: request });
+  }
+
+  /** One page; follow `nextCursor` for the rest. */
+  list(query: VmListQuery = {}): Promise<VmPage> {
+    return this.http.json('GET', '/api/v1/vms', { query: { ...query } });
+  }
+
+  get(idOrName: string): Promise<Vm> {
+    return this.http.json('GET', '/api/v1/vms/:vm', { params: { vm: idOrName } });
+  }
+
+  action(idOrName: string, action: VmAction): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/actions', {
+      params: { vm: idOrName },
+      body: action,
+    });
+  }
+
+  delete(idOrName: string, options: { force?: boolean } = {}): Promise<Operation> {
+    return this.http.json('DELETE', '/api/v1/vms/:vm', {
+      params: { vm: idOrName },
+      query: { force: options.force ? true : undefined },
+    });
+  }
+
+  /** The serial console output the host kept, as text. */
+  consoleOutput(idOrName: string, options: { tailBytes?: number } = {}): Promise<string> {
+    return this.http.text('GET', '/api/v1/vms/:vm/console/output', {
+      params: { vm: idOrName },
+      query: { tailBytes: options.tailBytes },
+    });
+  }
+}
+
+export class HostsResource {
+  constructor(private readonly http: Transport) {}
+
+  list(query: ListQuery = {}): Promise<HostPage> {
+    return this.http.json('GET', '/api/v1/hosts', { query: { ...query } });
+  }
+
+  get(idOrName: string): Promise<Host> {
+    return this.http.json('GET', '/api/v1/hosts/:host', { params: { host: idOrName } });
+  }
+}
+
+export class ImagesResource {
+  constructor(private readonly http: Transport) {}
+
+  list(query: ListQuery = {}): Promise<ImagePage> {
+    return this.http.json('GET', '/api/v1/images', { query: { ...query } });
+  }
+
+  get(idOrName: string): Promise<Image> {
+    return this.http.json('GET', '/api/v1/images/:image', { params: { image: idOrName } });
+  }
+}
+
+export class OperationsResource {
+  constructor(private readonly http: Transport) {}
+
+  get(id: string): Promise<Operation> {
+    return this.http.json('GET', '/api/v1/operations/:operation', { params: { operation: id } });
+  }
+
+  /**
+   * Waits until the operation is terminal or `timeoutSeconds` have passed, asking the server to
+   * hold each request open (`/wait?timeout=`) for at most `pollSeconds`. Returns the last operation
+   * seen, terminal or not: the caller decides what a timeout means.
+   */
+  async wait(
+    id: string,
+    timeoutSeconds: number,
+    options: OperationWaitOptions = {},
+  ): Promise<Operation> {
+    const pollSeconds = Math.max(1, Math.floor(options.pollSeconds ?? DEFAULT_POLL_SECONDS));
+    const deadline = Date.now() + Math.max(0, timeoutSeconds) * 1000;
+    for (;;) {
+      const started = Date.now();
+      const remaining = Math.max(0, Math.ceil((deadline - started) / 1000));
+      const operation = await this.http.json<Operation>(
+        'GET',
+        '/api/v1/operations/:operation/wait',
+        {
+          params: { operation: id },
+          query: { timeout: Math.min(remaining, pollSeconds) },
+        },
+      );
+      options.onUpdate?.(operation);
+      if (TERMINAL_OPERATION_STATUSES.includes(operation.status) || Date.now() >= deadline) {
+        return operation;
+      }
+      const elapsed = Date.now() - started;
+      if (elapsed < MIN_POLL_INTERVAL_MS) await sleep(MIN_POLL_INTERVAL_MS - elapsed);
+    }
+  }
+}
+
+/** Typed client of the NovaCron REST API (`/api/v1`), shaped by the schemas of @novacron/api. */
+export class NovaCronClient {
+  readonly vms: VmsResource;
+  readonly hosts: HostsResource;
+  readonly images: ImagesResource;
+  readonly operations: OperationsResource;
+  private readonly http: Transport;
+
+  constructor(options: NovaCronClientOptions) {
+    this.http = new Transport(options);
+    this.vms = new VmsResource(this.http);
+    this.hosts = new HostsResource(this.http);
+    this.images = new ImagesResource(this.http);
+    this.operations = new OperationsResource(this.http);
+  }
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  /** Exchanges a password for tokens; needs no token itself. */
+  login(username: string, password: string): Promise<LoginResponse> {
+    return this.http.json('POST', '/api/v1/auth/login', { body: { username, password } });
+  }
+
+  healthz(): Promise<Health> {
+    return this.http.json('GET', '/healthz');
+  }
+}

@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+import { runDown } from '../embedded.js';
+import { withOutput } from '../options.js';
+
+export function registerDownCommand(program: Command): void {
+  withOutput(
+    program
+      .command('down')
+      .description('stop the VMs, the agents and the server that `up` started')
+      .option('--data-dir <dir>', 'data directory `up` used (NOVACRON_DATA_DIR)'),
+  ).action(async (options: { dataDir?: string }) => {
+    await runDown({ dataDir: options.dataDir });
+  });
+}

@@ -1,0 +1,250 @@
+import { Option, type Command } from 'commander';
+import {
+  VM_ACTIONS,
+  VM_STATES,
+  type Operation,
+  type VmActionName,
+  type VmCreate,
+} from '@novacron/api';
+import { assertValidName, parseSizeGiB, parseSizeMiB } from '@novacron/domain';
+import { formatOf, type CliClient, type CliContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { integerArg, withOutput } from '../options.js';
+import {
+  OUTPUT_FORMATS,
+  operationFields,
+  operationLine,
+  renderList,
+  renderOne,
+  toJson,
+  toYaml,
+  vmColumns,
+  vmFields,
+  type OutputFormat,
+} from '../output.js';
+import { listAll } from '../paging.js';
+import { assertSucceeded, DEFAULT_WAIT_SECONDS, waitForOperation } from '../wait.js';
+
+export interface VmCreateOptions {
+  image: string;
+  cpus?: string;
+  memory?: string;
+  disk?: string;
+  host?: string;
+  kernelArgs?: string;
+  /** False with `--no-start`. */
+  start: boolean;
+}
+
+/**
+ * The create request for `vm create`, with sizes read from `256M`/`2G`. A bad name or size is
+ * refused here with the code the API would answer (INVALID_NAME, INVALID_SIZE), before anything
+ * is sent.
+ */
+export function vmCreateRequest(name: string, options: VmCreateOptions): VmCreate {
+  assertValidName(name, 'vm name');
+  const request: VmCreate = { name, image: options.image, start: options.start };
+  if (options.cpus !== undefined) request.cpus = parseCpus(options.cpus);
+  if (options.memory !== undefined) request.memoryMiB = parseSizeMiB(options.memory);
+  if (options.disk !== undefined) request.diskGiB = parseSizeGiB(options.disk);
+  if (options.host !== undefined) request.host = options.host;
+  if (options.kernelArgs !== undefined) request.kernelArgs = options.kernelArgs;
+  return request;
+}
+
+function parseCpus(text: string): number {
+  const cpus = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(cpus) || cpus < 1) {
+    throw new CliError(
+      'VALIDATION_FAILED',
+      `--cpus '${text}' is invalid: use a whole number of vCPUs, at least 1`,
+      {
+        cpus: text,
+      },
+    );
+  }
+  return cpus;
+}
+
+interface WaitOptions {
+  wait?: boolean;
+  waitTimeout: number;
+}
+
+const PAST_TENSE: Record<VmActionName | 'create' | 'delete', string> = {
+  create: 'created',
+  start: 'started',
+  stop: 'stopped',
+  reboot: 'rebooted',
+  pause: 'paused',
+  resume: 'resumed',
+  delete: 'deleted',
+};
+
+const FORCE_HELP: Record<VmActionName, string> = {
+  start: 'passed on to the server',
+  stop: 'power off at once instead of an ACPI shutdown',
+  reboot: 'reset at once instead of an ACPI reboot',
+  pause: 'passed on to the server',
+  resume: 'passed on to the server',
+};
+
+function addWaitOptions(command: Command): Command {
+  return command
+    .option('--wait', 'wait until the operation ends; fail if it fails')
+    .option(
+      '--wait-timeout <seconds>',
+      'how long --wait waits',
+      integerArg(0, 24 * 3600),
+      DEFAULT_WAIT_SECONDS,
+    );
+}
+
+/**
+ * Prints what an action started: the operation (id and status) without --wait; with --wait the
+ * outcome, failing with the operation's own error code when it failed.
+ */
+async function finishAction(
+  ctx: CliContext,
+  command: Command,
+  client: CliClient,
+  accepted: Operation,
+  options: WaitOptions,
+  verb: keyof typeof PAST_TENSE,
+): Promise<void> {
+  const format = formatOf(command);
+  if (!options.wait) {
+    ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
+    return;
+  }
+  const operation = await waitForOperation(client, accepted, options.waitTimeout, ctx.deps.stderr);
+  if (format) ctx.print(renderOne(format, operation, operationFields));
+  assertSucceeded(operation, options.waitTimeout);
+  if (format) return;
+  const name = operation.target.name;
+  if (verb === 'delete') {
+    ctx.print(`vm ${name} deleted`);
+    return;
+  }
+  const vm = await client.vms.get(operation.target.id);
+  ctx.print(`vm ${name} ${PAST_TENSE[verb]} (${vm.state}${vm.host ? ` on ${vm.host}` : ''})`);
+}
+
+export function registerVmCommands(program: Command, ctx: CliContext): void {
+  const vm = program.command('vm').description('create, list and drive virtual machines');
+
+  addWaitOptions(
+    withOutput(
+      vm
+        .command('create')
+        .description('create a VM and, unless --no-start, start it')
+        .argument('<name>', 'VM name: lower-case letters, digits and -')
+        .requiredOption('--image <image>', 'image to boot, e.g. tiny')
+        .option('--cpus <n>', 'virtual CPUs')
+        .option('--memory <size>', 'memory, e.g. 256M or 2G')
+        .option('--disk <size>', 'disk size, e.g. 2G')
+        .option('--host <host>', 'place the VM on this host')
+        .option('--kernel-args <args>', 'kernel arguments appended to the image defaults')
+        .option('--no-start', 'create the VM stopped'),
+    ),
+  ).action(async (name: string, options: VmCreateOptions & WaitOptions, command: Command) => {
+    // Checked before a client exists: a bad name or size must not reach the network.
+    const request = vmCreateRequest(name, options);
+    const client = await ctx.client();
+    const operation = await client.vms.create(request);
+    await finishAction(ctx, command, client, operation, options, 'create');
+  });
+
+  withOutput(
+    vm
+      .command('list')
+      .description('list VMs')
+      .addOption(new Option('--state <state>', 'only VMs in this state').choices(VM_STATES))
+      .option('--host <host>', 'only VMs on this host')
+      .option('--project <project>', 'only VMs of this project'),
+  ).action(
+    async (
+      options: { state?: (typeof VM_STATES)[number]; host?: string; project?: string },
+      command: Command,
+    ) => {
+      const client = await ctx.client();
+      const { state, host, project } = options;
+      const vms = await listAll((cursor) => client.vms.list({ state, host, project, cursor }));
+      ctx.print(renderList(formatOf(command) ?? 'table', vms, vmColumns));
+    },
+  );
+
+  withOutput(
+    vm.command('get').description('show one VM').argument('<name>', 'VM name or id'),
+  ).action(async (name: string, _options: unknown, command: Command) => {
+    const client = await ctx.client();
+    ctx.print(renderOne(formatOf(command) ?? 'table', await client.vms.get(name), vmFields));
+  });
+
+  for (const action of VM_ACTIONS) {
+    addWaitOptions(
+      withOutput(
+        vm
+          .command(action)
+          .description(`${action} a VM`)
+          .argument('<name>', 'VM name or id')
+          .option('--force', FORCE_HELP[action]),
+      ),
+    ).action(async (name: string, options: WaitOptions & { force?: boolean }, command: Command) => {
+      const client = await ctx.client();
+      const operation = await client.vms.action(name, {
+        action,
+        ...(options.force ? { force: true } : {}),
+      });
+      await finishAction(ctx, command, client, operation, options, action);
+    });
+  }
+
+  addWaitOptions(
+    withOutput(
+      vm
+        .command('delete')
+        .description('delete a VM and its disks')
+        .argument('<name>', 'VM name or id')
+        .option('--force', 'delete even when it is running (powers it off)'),
+    ),
+  ).action(async (name: string, options: WaitOptions & { force?: boolean }, command: Command) => {
+    const client = await ctx.client();
+    const operation = await client.vms.delete(name, { force: options.force === true });
+    await finishAction(ctx, command, client, operation, options, 'delete');
+  });
+
+  vm.command('console')
+    .description('print the serial console output the host kept (--output)')
+    .argument('<name>', 'VM name or id')
+    .addOption(
+      new Option(
+        '-o, --output [format]',
+        'print the kept serial output (as text, or wrapped in json/yaml)',
+      ).choices(OUTPUT_FORMATS),
+    )
+    .option('--tail-bytes <n>', 'only the last N bytes', integerArg(1, 1024 * 1024))
+    .action(
+      async (
+        name: string,
+        options: { output?: OutputFormat | true; tailBytes?: number },
+        command: Command,
+      ) => {
+        if (options.output === undefined) {
+          throw new CliError(
+            'NOT_AVAILABLE',
+            `interactive console attach is not available yet; 'novacron vm console ${name} --output' prints the serial output the host kept`,
+            {},
+            2,
+          );
+        }
+        const client = await ctx.client();
+        const text = await client.vms.consoleOutput(name, { tailBytes: options.tailBytes });
+        // `--output` alone means the text itself; a format given here or globally wraps it.
+        const format = options.output === true ? formatOf(command) : options.output;
+        if (format === 'json') ctx.print(toJson({ vm: name, output: text }));
+        else if (format === 'yaml') ctx.print(toYaml({ vm: name, output: text }));
+        else ctx.deps.stdout.write(text);
+      },
+    );
+}

@@ -1,0 +1,508 @@
+import { describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
+import type { Host, Image, Operation, Vm, VmListQuery } from '@novacron/api';
+import { NovaCronApiError } from '@novacron/client';
+import { loadConfig } from '@novacron/config';
+import type { CliClient, CliDeps } from './context.js';
+import { serverKey, type CredentialStore, type StoredCredentials } from './credentials.js';
+import { run } from './main.js';
+
+const SERVER = 'http://server:8090';
+
+function vm(name: string, extra: Partial<Vm> = {}): Vm {
+  return {
+    id: `vm-${name}`,
+    name,
+    project: 'default',
+    state: 'running',
+    desiredState: 'running',
+    host: 'host-a',
+    image: 'tiny',
+    cpus: 1,
+    memoryMiB: 256,
+    diskGiB: 2,
+    kernelArgs: '',
+    labels: {},
+    stateReason: null,
+    version: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    ...extra,
+  };
+}
+
+function operation(extra: Partial<Operation> = {}): Operation {
+  return {
+    id: 'op-1',
+    kind: 'vm.create',
+    status: 'pending',
+    phase: 'queued',
+    progress: 0,
+    target: { type: 'vm', id: 'vm-demo', name: 'demo' },
+    result: null,
+    error: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    ...extra,
+  };
+}
+
+const host: Host = {
+  id: 'h1',
+  name: 'host-a',
+  agentUrl: 'https://10.0.0.2:8094',
+  state: 'ready',
+  cpus: 8,
+  memoryMiB: 16384,
+  accelerator: 'tcg',
+  acceleratorReason: 'KVM probe guest did not boot',
+  qemuVersion: '7.2.0',
+  labels: {},
+  lastHeartbeatAt: '2026-01-01T00:00:00.000Z',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+};
+
+const image: Image = {
+  id: 'i1',
+  name: 'tiny',
+  project: 'default',
+  kind: 'kernel',
+  status: 'ready',
+  builtin: true,
+  sizeBytes: 12 * 1024 * 1024,
+  defaultKernelArgs: 'console=ttyS0',
+  sha256: 'ab'.repeat(32),
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+};
+
+function notFound(name: string): Promise<never> {
+  return Promise.reject(
+    new NovaCronApiError(404, 'VM_NOT_FOUND', `vm '${name}' not found`, { vm: name }, 'req-1'),
+  );
+}
+
+/**
+ * A fake of the client, the layer below the CLI: answers like the server would, two VMs split
+ * over two pages, and records what it was asked.
+ */
+function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
+  const vms = [vm('demo'), vm('web', { state: 'stopped', host: null, memoryMiB: 2048 })];
+  const waits = [...(options.waitStatuses ?? [])];
+  const client = {
+    login: vi.fn((username: string, password: string) =>
+      password === 'secret'
+        ? Promise.resolve({
+            accessToken: `token-of-${username}`,
+            refreshToken: 'r',
+            expiresAt: 'soon',
+          })
+        : Promise.reject(
+            new NovaCronApiError(401, 'INVALID_CREDENTIALS', 'wrong username or password'),
+          ),
+    ),
+    vms: {
+      create: vi.fn(() => Promise.resolve(operation())),
+      list: vi.fn((query: VmListQuery = {}) =>
+        Promise.resolve(
+          query.cursor === undefined
+            ? { items: vms.slice(0, 1), nextCursor: 'page-2' }
+            : { items: vms.slice(1), nextCursor: null },
+        ),
+      ),
+      get: vi.fn((name: string) => {
+        const found = vms.find((v) => v.name === name || v.id === name);
+        return found ? Promise.resolve(found) : notFound(name);
+      }),
+      action: vi.fn(() => Promise.resolve(operation({ kind: 'vm.stop' }))),
+      delete: vi.fn(() => Promise.resolve(operation({ kind: 'vm.delete' }))),
+      consoleOutput: vi.fn(() => Promise.resolve('NOVACRON-GUEST-READY\nHEARTBEAT 1 1.02\n')),
+    },
+    hosts: {
+      list: vi.fn(() => Promise.resolve({ items: [host], nextCursor: null })),
+      get: vi.fn(() => Promise.resolve(host)),
+    },
+    images: {
+      list: vi.fn(() => Promise.resolve({ items: [image], nextCursor: null })),
+      get: vi.fn(() => Promise.resolve(image)),
+    },
+    operations: {
+      get: vi.fn((id: string) => Promise.resolve(operation({ id, status: 'running' }))),
+      wait: vi.fn((id: string) =>
+        Promise.resolve(waits.shift() ?? operation({ id, status: 'succeeded', progress: 100 })),
+      ),
+    },
+  } satisfies CliClient;
+  return client;
+}
+
+class MemoryCredentials implements CredentialStore {
+  readonly servers = new Map<string, StoredCredentials>();
+  get(url: string) {
+    return Promise.resolve(this.servers.get(serverKey(url)));
+  }
+  save(url: string, credentials: StoredCredentials) {
+    this.servers.set(serverKey(url), credentials);
+    return Promise.resolve();
+  }
+  remove(url: string) {
+    return Promise.resolve(this.servers.delete(serverKey(url)));
+  }
+}
+
+/** Runs `novacron ...args` in-process against the fake client. */
+async function cli(
+  args: string[],
+  setup: {
+    client?: ReturnType<typeof fakeClient>;
+    env?: Record<string, string>;
+    credentials?: MemoryCredentials;
+    password?: string;
+  } = {},
+) {
+  const client = setup.client ?? fakeClient();
+  let stdout = '';
+  let stderr = '';
+  const deps: CliDeps = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    createClient: vi.fn(() => client),
+    loadConfig: () => loadConfig({ NOVACRON_SERVER_URL: SERVER, ...setup.env }),
+    credentials: setup.credentials ?? new MemoryCredentials(),
+    readPassword: vi.fn(() => Promise.resolve(setup.password ?? 'secret')),
+  };
+  const code = await run(['node', 'novacron', ...args], deps);
+  return { code, stdout, stderr, client, deps };
+}
+
+describe('listing', () => {
+  it('follows every page and prints aligned columns', async () => {
+    const { code, stdout, client } = await cli(['vm', 'list']);
+
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      [
+        'NAME  STATE    HOST    CPUS  MEMORY  IMAGE',
+        'demo  running  host-a  1     256M    tiny',
+        'web   stopped  -       1     2G      tiny',
+        '',
+      ].join('\n'),
+    );
+    expect(client.vms.list.mock.calls.map(([query]) => query?.cursor)).toEqual([
+      undefined,
+      'page-2',
+    ]);
+  });
+
+  it('passes the filters on', async () => {
+    const { client } = await cli(['vm', 'list', '--state', 'running', '--host', 'host-a']);
+    expect(client.vms.list).toHaveBeenCalledWith({
+      state: 'running',
+      host: 'host-a',
+      project: undefined,
+      cursor: undefined,
+    });
+  });
+
+  it('prints the API objects with -o json, before or after the subcommand', async () => {
+    const after = await cli(['vm', 'list', '-o', 'json']);
+    const before = await cli(['-o', 'json', 'vm', 'list']);
+
+    expect(JSON.parse(after.stdout)).toEqual([
+      vm('demo'),
+      vm('web', { state: 'stopped', host: null, memoryMiB: 2048 }),
+    ]);
+    expect(before.stdout).toBe(after.stdout);
+  });
+
+  it('prints yaml with -o yaml', async () => {
+    const { stdout } = await cli(['host', 'list', '--output=yaml']);
+    expect(parse(stdout)).toEqual([host]);
+  });
+
+  it('lists hosts and images as tables', async () => {
+    expect((await cli(['host', 'list'])).stdout).toBe(
+      'NAME    STATE  CPUS  MEMORY  ACCEL  QEMU\nhost-a  ready  8     16G     tcg    7.2.0\n',
+    );
+    expect((await cli(['image', 'list'])).stdout).toBe(
+      'NAME  PROJECT  KIND    STATUS  SIZE\ntiny  default  kernel  ready   12M\n',
+    );
+  });
+});
+
+describe('vm create', () => {
+  it('sends sizes in MiB and GiB and prints the operation', async () => {
+    const { code, stdout, client } = await cli([
+      'vm',
+      'create',
+      'demo',
+      '--image',
+      'tiny',
+      '--memory',
+      '256M',
+      '--disk',
+      '2G',
+      '--cpus',
+      '2',
+      '--kernel-args',
+      'workload=idle',
+      '--no-start',
+    ]);
+
+    expect(code).toBe(0);
+    expect(client.vms.create).toHaveBeenCalledWith({
+      name: 'demo',
+      image: 'tiny',
+      cpus: 2,
+      memoryMiB: 256,
+      diskGiB: 2,
+      kernelArgs: 'workload=idle',
+      start: false,
+    });
+    expect(stdout).toBe('operation op-1 vm.create pending (vm demo)\n');
+  });
+
+  it('waits with --wait and says where the VM runs', async () => {
+    const { code, stdout, client } = await cli([
+      'vm',
+      'create',
+      'demo',
+      '--image',
+      'tiny',
+      '--wait',
+    ]);
+
+    expect(code).toBe(0);
+    expect(client.vms.create).toHaveBeenCalledWith({ name: 'demo', image: 'tiny', start: true });
+    expect(client.operations.wait).toHaveBeenCalledWith('op-1', 600, expect.anything());
+    expect(stdout).toBe('vm demo created (running on host-a)\n');
+  });
+
+  it('refuses a bad name or size locally, sending nothing', async () => {
+    const name = await cli(['vm', 'create', 'My_VM', '--image', 'tiny']);
+    expect(name.code).toBe(1);
+    expect(name.stderr).toMatch(/^error: INVALID_NAME: vm name 'My_VM' is invalid: .*\n$/);
+    expect(name.deps.createClient).not.toHaveBeenCalled();
+
+    const size = await cli(['vm', 'create', 'demo', '--image', 'tiny', '--memory', '12X']);
+    expect(size.code).toBe(1);
+    expect(size.stderr).toBe(
+      "error: INVALID_SIZE: size '12X' is invalid: use a number with M, G or T\n",
+    );
+    expect(size.client.vms.create).not.toHaveBeenCalled();
+  });
+
+  it('prints the refusal as JSON on stderr with -o json', async () => {
+    const { code, stdout, stderr } = await cli([
+      'vm',
+      'create',
+      'demo',
+      '--image',
+      'tiny',
+      '--disk',
+      '1500M',
+      '-o',
+      'json',
+    ]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(JSON.parse(stderr)).toEqual({
+      error: {
+        code: 'INVALID_SIZE',
+        message: "disk size '1500M' is not a whole number of GiB",
+        details: { size: '1500M' },
+      },
+    });
+  });
+
+  it('needs --image', async () => {
+    const { code, stderr } = await cli(['vm', 'create', 'demo']);
+    expect(code).toBe(2);
+    expect(stderr).toBe("error: USAGE: required option '--image <image>' not specified\n");
+  });
+});
+
+describe('vm actions', () => {
+  it('sends --force and, with --wait, reports the state reached', async () => {
+    const client = fakeClient();
+    client.vms.get.mockResolvedValueOnce(vm('demo', { state: 'stopped' }));
+    const { code, stdout } = await cli(['vm', 'stop', 'demo', '--force', '--wait'], { client });
+
+    expect(code).toBe(0);
+    expect(client.vms.action).toHaveBeenCalledWith('demo', { action: 'stop', force: true });
+    expect(stdout).toBe('vm demo stopped (stopped on host-a)\n');
+  });
+
+  it('fails with the operation’s own error code when it fails', async () => {
+    const failed = operation({
+      kind: 'vm.start',
+      status: 'failed',
+      error: { code: 'QEMU_FAILED', message: 'qemu exited with status 1: could not open disk' },
+    });
+    const { code, stdout, stderr } = await cli(['vm', 'start', 'demo', '--wait'], {
+      client: fakeClient({ waitStatuses: [failed] }),
+    });
+
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('error: QEMU_FAILED: qemu exited with status 1: could not open disk\n');
+  });
+
+  it('prints the final operation and the error with -o json', async () => {
+    const failed = operation({
+      status: 'failed',
+      error: { code: 'NO_HOST_FITS', message: 'no host fits' },
+    });
+    const { code, stdout, stderr } = await cli(
+      ['vm', 'create', 'big', '--image', 'tiny', '--wait', '-o', 'json'],
+      {
+        client: fakeClient({ waitStatuses: [failed] }),
+      },
+    );
+
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual(failed);
+    expect(JSON.parse(stderr)).toMatchObject({
+      error: { code: 'NO_HOST_FITS', message: 'no host fits' },
+    });
+  });
+
+  it('deletes with --force and prints the operation id and status', async () => {
+    const { stdout, client } = await cli(['vm', 'delete', 'demo', '--force']);
+    expect(client.vms.delete).toHaveBeenCalledWith('demo', { force: true });
+    expect(stdout).toBe('operation op-1 vm.delete pending (vm demo)\n');
+  });
+
+  it('reports an operation still running when the wait ends', async () => {
+    const { code, stderr } = await cli(['operation', 'wait', 'op-9', '--timeout', '5'], {
+      client: fakeClient({
+        waitStatuses: [operation({ id: 'op-9', status: 'running', phase: 'booting' })],
+      }),
+    });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^error: WAIT_TIMEOUT: operation op-9 \(vm.create demo\) is still running after 5s, in phase 'booting'/,
+    );
+  });
+});
+
+describe('vm console', () => {
+  it('prints the kept serial output with --output', async () => {
+    const { code, stdout, client } = await cli(['vm', 'console', 'demo', '--output']);
+    expect(code).toBe(0);
+    expect(stdout).toBe('NOVACRON-GUEST-READY\nHEARTBEAT 1 1.02\n');
+    expect(client.vms.consoleOutput).toHaveBeenCalledWith('demo', { tailBytes: undefined });
+  });
+
+  it('wraps it in JSON with -o json', async () => {
+    const { stdout } = await cli(['vm', 'console', 'demo', '-o', 'json', '--tail-bytes', '100']);
+    expect(JSON.parse(stdout)).toEqual({
+      vm: 'demo',
+      output: 'NOVACRON-GUEST-READY\nHEARTBEAT 1 1.02\n',
+    });
+  });
+
+  it('says that interactive attach is not there yet, with exit code 2', async () => {
+    const { code, stderr, client } = await cli(['vm', 'console', 'demo']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^error: NOT_AVAILABLE: interactive console attach is not available yet/,
+    );
+    expect(client.vms.consoleOutput).not.toHaveBeenCalled();
+  });
+});
+
+describe('errors', () => {
+  it('prints the API error code and message on one line', async () => {
+    const { code, stdout, stderr } = await cli(['vm', 'get', 'ghost']);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe("error: VM_NOT_FOUND: vm 'ghost' not found\n");
+  });
+
+  it('prints it in the wire shape with -o json', async () => {
+    const { stderr } = await cli(['-o', 'json', 'vm', 'get', 'ghost']);
+    expect(JSON.parse(stderr)).toEqual({
+      error: {
+        code: 'VM_NOT_FOUND',
+        message: "vm 'ghost' not found",
+        details: { vm: 'ghost' },
+        requestId: 'req-1',
+      },
+    });
+  });
+
+  it('answers misuse with USAGE and exit code 2', async () => {
+    expect(await cli(['vm', 'list', '--bogus'])).toMatchObject({
+      code: 2,
+      stderr: "error: USAGE: unknown option '--bogus'\n",
+    });
+    expect((await cli(['vm', 'list', '-o', 'xml'])).code).toBe(2);
+    expect((await cli(['vm', 'get'])).stderr).toBe(
+      "error: USAGE: missing required argument 'name'\n",
+    );
+    expect((await cli(['operation', 'wait', 'op-1', '--timeout', 'soon'])).code).toBe(2);
+  });
+
+  it('reports a bad setting without a stack trace', async () => {
+    const { code, stderr } = await cli(['vm', 'list'], { env: { NOVACRON_SERVER_URL: 'ftp://x' } });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^error: CONFIG_INVALID: invalid setting NOVACRON_SERVER_URL="ftp:\/\/x"/,
+    );
+  });
+
+  it('shows help on stdout with exit code 0', async () => {
+    const { code, stdout } = await cli(['vm', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: novacron vm');
+    expect(stdout).toContain('console [options] <name>');
+  });
+});
+
+describe('login', () => {
+  it('stores the token for this server, and later commands send it', async () => {
+    const credentials = new MemoryCredentials();
+    const login = await cli(['login', '--username', 'ops', '--password-stdin'], { credentials });
+
+    expect(login.code).toBe(0);
+    expect(login.stdout).toBe(`logged in to ${SERVER} as ops\n`);
+    expect(login.deps.readPassword).toHaveBeenCalledWith({
+      prompt: `Password for ops at ${SERVER}: `,
+      fromStdin: true,
+    });
+    expect(login.deps.createClient).toHaveBeenCalledWith({ baseUrl: SERVER });
+    expect(credentials.servers.get(SERVER)).toEqual({
+      username: 'ops',
+      accessToken: 'token-of-ops',
+      refreshToken: 'r',
+      expiresAt: 'soon',
+    });
+
+    const list = await cli(['vm', 'list'], { credentials });
+    expect(list.deps.createClient).toHaveBeenCalledWith({ baseUrl: SERVER, token: 'token-of-ops' });
+  });
+
+  it('prefers NOVACRON_TOKEN to the stored token', async () => {
+    const credentials = new MemoryCredentials();
+    await cli(['login'], { credentials });
+    const list = await cli(['vm', 'list'], { credentials, env: { NOVACRON_TOKEN: 'from-env' } });
+    expect(list.deps.createClient).toHaveBeenCalledWith({ baseUrl: SERVER, token: 'from-env' });
+  });
+
+  it('stores nothing when the password is wrong', async () => {
+    const credentials = new MemoryCredentials();
+    const { code, stderr } = await cli(['login'], { credentials, password: 'nope' });
+    expect(code).toBe(1);
+    expect(stderr).toBe('error: INVALID_CREDENTIALS: wrong username or password\n');
+    expect(credentials.servers.size).toBe(0);
+  });
+
+  it('logs out of this server', async () => {
+    const credentials = new MemoryCredentials();
+    await cli(['login'], { credentials });
+    expect((await cli(['logout'], { credentials })).stdout).toBe(`logged out of ${SERVER}\n`);
+    expect((await cli(['logout'], { credentials })).stdout).toBe(`not logged in to ${SERVER}\n`);
+  });
+});

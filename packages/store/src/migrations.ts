@@ -1,0 +1,170 @@
+import type { Kysely, Migration } from 'kysely';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * The one migration set, in code so that it ships inside the bundle. Column types are chosen to
+ * mean the same on both dialects; the only difference is how `events.seq` is generated.
+ * Never edit a migration that has shipped: add the next one.
+ */
+export function migrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('projects')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('username', 'text', (c) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) =>
+            c.notNull().references('users.id').onDelete('cascade'),
+          )
+          .addColumn('refresh_token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_user_id').on('sessions').column('user_id').execute();
+
+        await db.schema
+          .createTable('settings')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('hosts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('agent_url', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('cpus', 'integer', (c) => c.notNull())
+          .addColumn('memory_mib', 'integer', (c) => c.notNull())
+          .addColumn('accelerator', 'text')
+          .addColumn('accelerator_reason', 'text', (c) => c.notNull())
+          .addColumn('qemu_version', 'text', (c) => c.notNull())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('last_heartbeat_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('images')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('builtin', 'integer', (c) => c.notNull())
+          // Images are bigger than 2 GiB: a 32-bit integer would overflow on PostgreSQL.
+          .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('default_kernel_args', 'text', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('images_project_name', ['project_id', 'name'])
+          .execute();
+
+        await db.schema
+          .createTable('vms')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('desired_state', 'text', (c) => c.notNull())
+          .addColumn('host_id', 'text', (c) => c.references('hosts.id'))
+          .addColumn('image_id', 'text', (c) => c.notNull().references('images.id'))
+          .addColumn('cpus', 'integer', (c) => c.notNull())
+          .addColumn('memory_mib', 'integer', (c) => c.notNull())
+          .addColumn('disk_gib', 'integer', (c) => c.notNull())
+          .addColumn('kernel_args', 'text', (c) => c.notNull())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('state_reason', 'text')
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('vms_project_name', ['project_id', 'name'])
+          .execute();
+        // The list order (keyset pagination) and its most common filters.
+        await db.schema
+          .createIndex('vms_created')
+          .on('vms')
+          .columns(['created_at', 'id'])
+          .execute();
+        await db.schema.createIndex('vms_host_id').on('vms').column('host_id').execute();
+        await db.schema.createIndex('vms_image_id').on('vms').column('image_id').execute();
+
+        await db.schema
+          .createTable('operations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('progress', 'double precision', (c) => c.notNull())
+          .addColumn('target_type', 'text', (c) => c.notNull())
+          .addColumn('target_id', 'text', (c) => c.notNull())
+          .addColumn('target_name', 'text', (c) => c.notNull())
+          // Nullable: operations on hosts (drains) belong to no project.
+          .addColumn('project_id', 'text', (c) => c.references('projects.id'))
+          .addColumn('result', 'text')
+          .addColumn('error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('operations_status')
+          .on('operations')
+          .columns(['status', 'created_at'])
+          .execute();
+
+        await db.schema
+          .createTable('events')
+          .addColumn('seq', dialect === 'postgres' ? 'bigint' : 'integer', (c) =>
+            dialect === 'postgres'
+              ? c.primaryKey().generatedAlwaysAsIdentity()
+              : // AUTOINCREMENT: a seq is never reused, even after the newest rows are deleted.
+                c.primaryKey().autoIncrement(),
+          )
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('time', 'text', (c) => c.notNull())
+          .addColumn('project', 'text')
+          .addColumn('subject_kind', 'text', (c) => c.notNull())
+          .addColumn('subject_id', 'text', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        for (const table of [
+          'events',
+          'operations',
+          'vms',
+          'images',
+          'hosts',
+          'settings',
+          'sessions',
+          'users',
+          'projects',
+        ]) {
+          await db.schema.dropTable(table).execute();
+        }
+      },
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Accelerator, Host, HostState } from '@novacron/api';
+import {
+  appendEvent,
+  lockEvents,
+  now,
+  parseJson,
+  toIso,
+  write,
+  type Scope,
+  type StoreContext,
+  type WriteScope,
+} from '../context.js';
+import type { HostsTable, Tables } from '../schema.js';
+
+/** What an agent reports when it registers (or re-registers after a restart). */
+export interface HostRegistration {
+  name: string;
+  agentUrl: string;
+  cpus: number;
+  memoryMiB: number;
+  accelerator: Accelerator | null;
+  acceleratorReason: string;
+  qemuVersion: string;
+  /** Left as stored when absent on a re-registration. */
+  labels?: Record<string, string>;
+}
+
+export interface HostRepository {
+  /** Registers the host by name, or refreshes its facts; a new host starts `ready`. */
+  upsert(host: HostRegistration): Promise<Host>;
+  list(): Promise<Host[]>;
+  get(idOrName: string): Promise<Host | undefined>;
+  setState(id: string, state: HostState): Promise<Host | undefined>;
+  recordHeartbeat(id: string, at: Date | string): Promise<Host | undefined>;
+}
+
+export function createHostRepository(ctx: StoreContext, scope: Scope): HostRepository {
+  // Every host change goes out as host.updated, in the transaction that made it.
+  const change = (
+    id: string,
+    set: (db: Kysely<Tables>, at: string) => Promise<{ numUpdatedRows: bigint }>,
+  ) =>
+    write(ctx, scope, async (w) => {
+      await lockEvents(ctx, w);
+      const result = await set(w.db, now(ctx));
+      if (result.numUpdatedRows === 0n) return undefined;
+      return published(w, id);
+    });
+
+  const published = async (w: WriteScope, id: string) => {
+    const host = await getHost(w.db, id);
+    if (!host) throw new Error(`host ${id} vanished inside its transaction`);
+    await appendEvent(ctx, w, {
+      type: 'host.updated',
+      project: null,
+      subject: { kind: 'host', id: host.id },
+      data: host,
+    });
+    return host;
+  };
+
+  return {
+    upsert(host) {
+      return write(ctx, scope, async (w) => {
+        await lockEvents(ctx, w);
+        const at = now(ctx);
+        const row = await w.db
+          .insertInto('hosts')
+          .values({
+            id: ctx.newId(),
+            name: host.name,
+            agent_url: host.agentUrl,
+            state: 'ready',
+            cpus: host.cpus,
+            memory_mib: host.memoryMiB,
+            accelerator: host.accelerator,
+            accelerator_reason: host.acceleratorReason,
+            qemu_version: host.qemuVersion,
+            labels: JSON.stringify(host.labels ?? {}),
+            last_heartbeat_at: null,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+          })
+          .onConflict((oc) =>
+            oc.column('name').doUpdateSet((eb) => ({
+              agent_url: eb.ref('excluded.agent_url'),
+              cpus: eb.ref('excluded.cpus'),
+              memory_mib: eb.ref('excluded.memory_mib'),
+              accelerator: eb.ref('excluded.accelerator'),
+              accelerator_reason: eb.ref('excluded.accelerator_reason'),
+              qemu_version: eb.ref('excluded.qemu_version'),
+              ...(host.labels && { labels: eb.ref('excluded.labels') }),
+              updated_at: eb.ref('excluded.updated_at'),
+              version: eb('hosts.version', '+', 1),
+            })),
+          )
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        return published(w, row.id);
+      });
+    },
+
+    async list() {
+      const rows = await scope.db.selectFrom('hosts').selectAll().orderBy('name').execute();
+      return rows.map(toHost);
+    },
+
+    async get(idOrName) {
+      return (await getHost(scope.db, idOrName)) ?? (await getHostByName(scope.db, idOrName));
+    },
+
+    setState(id, state) {
+      return change(id, (db, at) =>
+        db
+          .updateTable('hosts')
+          .set((eb) => ({ state, updated_at: at, version: eb('version', '+', 1) }))
+          .where('id', '=', id)
+          .executeTakeFirst(),
+      );
+    },
+
+    recordHeartbeat(id, at) {
+      return change(id, (db, updatedAt) =>
+        db
+          .updateTable('hosts')
+          .set((eb) => ({
+            last_heartbeat_at: toIso(at),
+            updated_at: updatedAt,
+            version: eb('version', '+', 1),
+          }))
+          .where('id', '=', id)
+          .executeTakeFirst(),
+      );
+    },
+  };
+}
+
+async function getHost(db: Kysely<Tables>, id: string): Promise<Host | undefined> {
+  const row = await db.selectFrom('hosts').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toHost(row);
+}
+
+async function getHostByName(db: Kysely<Tables>, name: string): Promise<Host | undefined> {
+  const row = await db.selectFrom('hosts').selectAll().where('name', '=', name).executeTakeFirst();
+  return row && toHost(row);
+}
+
+function toHost(row: Selectable<HostsTable>): Host {
+  return {
+    id: row.id,
+    name: row.name,
+    agentUrl: row.agent_url,
+    state: row.state as HostState,
+    cpus: row.cpus,
+    memoryMiB: row.memory_mib,
+    accelerator: row.accelerator as Accelerator | null,
+    acceleratorReason: row.accelerator_reason,
+    qemuVersion: row.qemu_version,
+    labels: parseJson<Record<string, string>>(row.labels),
+    lastHeartbeatAt: row.last_heartbeat_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

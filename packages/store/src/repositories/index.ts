@@ -1,0 +1,37 @@
+import type { Scope, StoreContext } from '../context.js';
+import { createEventRepository, type EventRepository } from './events.js';
+import { createHostRepository, type HostRepository } from './hosts.js';
+import { createImageRepository, type ImageRepository } from './images.js';
+import { createOperationRepository, type OperationRepository } from './operations.js';
+import { createProjectRepository, type ProjectRepository } from './projects.js';
+import { createSessionRepository, type SessionRepository } from './sessions.js';
+import { createSettingRepository, type SettingRepository } from './settings.js';
+import { createUserRepository, type UserRepository } from './users.js';
+import { createVmRepository, type VmRepository } from './vms.js';
+
+/** Every repository, bound to the store's pool or to one transaction. */
+export interface Repositories {
+  readonly projects: ProjectRepository;
+  readonly users: UserRepository;
+  readonly sessions: SessionRepository;
+  readonly settings: SettingRepository;
+  readonly hosts: HostRepository;
+  readonly images: ImageRepository;
+  readonly vms: VmRepository;
+  readonly operations: OperationRepository;
+  readonly events: EventRepository;
+}
+
+export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
+  return {
+    projects: createProjectRepository(ctx, scope),
+    users: createUserRepository(ctx, scope),
+    sessions: createSessionRepository(ctx, scope),
+    settings: createSettingRepository(scope),
+    hosts: createHostRepository(ctx, scope),
+    images: createImageRepository(ctx, scope),
+    vms: createVmRepository(ctx, scope),
+    operations: createOperationRepository(ctx, scope),
+    events: createEventRepository(scope),
+  };
+}

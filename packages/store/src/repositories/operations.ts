@@ -1,0 +1,155 @@
+import type { Kysely } from 'kysely';
+import type {
+  ErrorDetail,
+  EventType,
+  Operation,
+  OperationKind,
+  OperationStatus,
+} from '@novacron/api';
+import {
+  appendEvent,
+  lockEvents,
+  now,
+  parseJson,
+  write,
+  type Scope,
+  type StoreContext,
+  type WriteScope,
+} from '../context.js';
+import type { OperationsTable, Tables } from '../schema.js';
+import { projectIdOf } from './projects.js';
+
+export interface NewOperation {
+  kind: OperationKind;
+  target: Operation['target'];
+  /** Project name of the target; null for work that belongs to no project. */
+  project: string | null;
+  /** Default `pending`. */
+  status?: OperationStatus;
+  /** Default `pending`. */
+  phase?: string;
+  progress?: number;
+}
+
+export type OperationChanges = Partial<
+  Pick<Operation, 'status' | 'phase' | 'progress' | 'result' | 'error'>
+>;
+
+export interface OperationRepository {
+  create(operation: NewOperation): Promise<Operation>;
+  get(id: string): Promise<Operation | undefined>;
+  update(id: string, changes: OperationChanges): Promise<Operation | undefined>;
+  /** Pending and running operations, oldest first: what a new leader resumes or rolls back. */
+  listUnfinished(): Promise<Operation[]>;
+}
+
+const UNFINISHED: readonly OperationStatus[] = ['pending', 'running'];
+
+export function createOperationRepository(ctx: StoreContext, scope: Scope): OperationRepository {
+  const publish = async (w: WriteScope, type: EventType, id: string) => {
+    const row = await selectOperations(w.db)
+      .where('operations.id', '=', id)
+      .executeTakeFirstOrThrow();
+    const operation = toOperation(row);
+    await appendEvent(ctx, w, {
+      type,
+      project: row.project_name,
+      subject: { kind: 'operation', id },
+      data: operation,
+    });
+    return operation;
+  };
+
+  return {
+    create(operation) {
+      return write(ctx, scope, async (w) => {
+        await lockEvents(ctx, w);
+        const at = now(ctx);
+        const id = ctx.newId();
+        await w.db
+          .insertInto('operations')
+          .values({
+            id,
+            kind: operation.kind,
+            status: operation.status ?? 'pending',
+            phase: operation.phase ?? 'pending',
+            progress: operation.progress ?? 0,
+            target_type: operation.target.type,
+            target_id: operation.target.id,
+            target_name: operation.target.name,
+            project_id: operation.project === null ? null : await projectIdOf(w, operation.project),
+            result: null,
+            error: null,
+            created_at: at,
+            updated_at: at,
+          })
+          .execute();
+        return publish(w, 'operation.created', id);
+      });
+    },
+
+    async get(id) {
+      const row = await selectOperations(scope.db)
+        .where('operations.id', '=', id)
+        .executeTakeFirst();
+      return row && toOperation(row);
+    },
+
+    update(id, changes) {
+      return write(ctx, scope, async (w) => {
+        await lockEvents(ctx, w);
+        const result = await w.db
+          .updateTable('operations')
+          .set({
+            status: changes.status,
+            phase: changes.phase,
+            progress: changes.progress,
+            // undefined leaves the column alone; null clears it.
+            result: changes.result === undefined ? undefined : jsonOrNull(changes.result),
+            error: changes.error === undefined ? undefined : jsonOrNull(changes.error),
+            updated_at: now(ctx),
+          })
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return undefined;
+        return publish(w, 'operation.updated', id);
+      });
+    },
+
+    async listUnfinished() {
+      const rows = await selectOperations(scope.db)
+        .where('operations.status', 'in', UNFINISHED)
+        .orderBy('operations.created_at')
+        .orderBy('operations.id')
+        .execute();
+      return rows.map(toOperation);
+    },
+  };
+}
+
+function jsonOrNull(value: object | null): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+function selectOperations(db: Kysely<Tables>) {
+  return db
+    .selectFrom('operations')
+    .leftJoin('projects', 'projects.id', 'operations.project_id')
+    .selectAll('operations')
+    .select('projects.name as project_name');
+}
+
+function toOperation(row: OperationsTable & { project_name: string | null }): Operation {
+  return {
+    id: row.id,
+    kind: row.kind as OperationKind,
+    status: row.status as OperationStatus,
+    phase: row.phase,
+    progress: row.progress,
+    target: { type: 'vm', id: row.target_id, name: row.target_name },
+    result: row.result === null ? null : parseJson<Record<string, unknown>>(row.result),
+    error: row.error === null ? null : parseJson<ErrorDetail>(row.error),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

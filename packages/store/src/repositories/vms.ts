@@ -1,0 +1,299 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Vm, VmDesiredState, VmState } from '@novacron/api';
+import { DomainError } from '@novacron/domain';
+import {
+  appendEvent,
+  lockEvents,
+  now,
+  parseJson,
+  write,
+  type Scope,
+  type StoreContext,
+} from '../context.js';
+import { StaleVersionError } from '../errors.js';
+import type { Tables, VmsTable } from '../schema.js';
+import { DEFAULT_PROJECT, projectIdOf } from './projects.js';
+
+export interface NewVm {
+  /** Project name. */
+  project: string;
+  name: string;
+  imageId: string;
+  hostId?: string | null;
+  cpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  kernelArgs?: string;
+  labels?: Record<string, string>;
+  /** Default `creating`. */
+  state?: VmState;
+  desiredState: VmDesiredState;
+  stateReason?: string | null;
+}
+
+/** The fields a write may change; absent fields keep their value, `null` clears a nullable one. */
+export interface VmChanges {
+  state?: VmState;
+  desiredState?: VmDesiredState;
+  hostId?: string | null;
+  cpus?: number;
+  memoryMiB?: number;
+  diskGiB?: number;
+  kernelArgs?: string;
+  labels?: Record<string, string>;
+  stateReason?: string | null;
+}
+
+export interface VmListFilter {
+  /** Project name. */
+  project?: string;
+  state?: VmState;
+  /** Host id or name. */
+  host?: string;
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface VmPageResult {
+  items: Vm[];
+  /** Null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface VmRepository {
+  /** Throws VM_NAME_TAKEN when the project has a VM of that name, PROJECT_NOT_FOUND. */
+  create(vm: NewVm): Promise<Vm>;
+  /** An id matches in any project; a name only within `project` (default project if undefined). */
+  get(project: string | undefined, idOrName: string): Promise<Vm | undefined>;
+  /** Ordered by creation, oldest first; the cursor is stable while rows are added or removed. */
+  list(filter?: VmListFilter): Promise<VmPageResult>;
+  /**
+   * Applies the changes and increments the version. With `expectedVersion`, throws
+   * StaleVersionError when the stored version differs. Undefined when the VM does not exist.
+   */
+  update(id: string, changes: VmChanges, expectedVersion?: number): Promise<Vm | undefined>;
+  /** Returns the VM as it was, or undefined when it did not exist. */
+  delete(id: string): Promise<Vm | undefined>;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepository {
+  return {
+    create(vm) {
+      return write(ctx, scope, async (w) => {
+        await lockEvents(ctx, w);
+        const at = now(ctx);
+        // The unique constraint decides, not a pre-check: two creates racing for one name
+        // cannot both pass. DO NOTHING keeps an enclosing PostgreSQL transaction usable.
+        const row = await w.db
+          .insertInto('vms')
+          .values({
+            id: ctx.newId(),
+            name: vm.name,
+            project_id: await projectIdOf(w, vm.project),
+            state: vm.state ?? 'creating',
+            desired_state: vm.desiredState,
+            host_id: vm.hostId ?? null,
+            image_id: vm.imageId,
+            cpus: vm.cpus,
+            memory_mib: vm.memoryMiB,
+            disk_gib: vm.diskGiB,
+            kernel_args: vm.kernelArgs ?? '',
+            labels: JSON.stringify(vm.labels ?? {}),
+            state_reason: vm.stateReason ?? null,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+          })
+          .onConflict((oc) => oc.columns(['project_id', 'name']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (!row) {
+          throw new DomainError(
+            'VM_NAME_TAKEN',
+            `a VM named ${vm.name} already exists in project ${vm.project}`,
+            { name: vm.name, project: vm.project },
+          );
+        }
+        const created = await mustGet(w.db, row.id);
+        await appendEvent(ctx, w, {
+          type: 'vm.created',
+          project: created.project,
+          subject: { kind: 'vm', id: created.id },
+          data: created,
+        });
+        return created;
+      });
+    },
+
+    async get(project, idOrName) {
+      const row =
+        (await selectVms(scope.db).where('vms.id', '=', idOrName).executeTakeFirst()) ??
+        (await selectVms(scope.db)
+          .where('projects.name', '=', project ?? DEFAULT_PROJECT)
+          .where('vms.name', '=', idOrName)
+          .executeTakeFirst());
+      return row && toVm(row);
+    },
+
+    async list(filter = {}) {
+      const limit = Math.min(Math.max(filter.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+      let query = selectVms(scope.db);
+      if (filter.project !== undefined) query = query.where('projects.name', '=', filter.project);
+      if (filter.state !== undefined) query = query.where('vms.state', '=', filter.state);
+      const { host } = filter;
+      if (host !== undefined) {
+        query = query.where((eb) =>
+          eb.or([eb('hosts.id', '=', host), eb('hosts.name', '=', host)]),
+        );
+      }
+      if (filter.cursor !== undefined) {
+        const [createdAt, id] = decodeCursor(filter.cursor);
+        query = query.where((eb) =>
+          eb(eb.refTuple('vms.created_at', 'vms.id'), '>', eb.tuple(createdAt, id)),
+        );
+      }
+      // One row more than asked tells whether there is a next page.
+      const rows = await query
+        .orderBy('vms.created_at')
+        .orderBy('vms.id')
+        .limit(limit + 1)
+        .execute();
+      const items = rows.slice(0, limit).map(toVm);
+      const last = items.at(-1);
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    },
+
+    update(id, changes, expectedVersion) {
+      return write(ctx, scope, async (w) => {
+        await lockEvents(ctx, w);
+        let query = w.db
+          .updateTable('vms')
+          .set((eb) => ({
+            state: changes.state,
+            desired_state: changes.desiredState,
+            host_id: changes.hostId,
+            cpus: changes.cpus,
+            memory_mib: changes.memoryMiB,
+            disk_gib: changes.diskGiB,
+            kernel_args: changes.kernelArgs,
+            labels: changes.labels && JSON.stringify(changes.labels),
+            state_reason: changes.stateReason,
+            version: eb('version', '+', 1),
+            updated_at: now(ctx),
+          }))
+          .where('id', '=', id);
+        if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
+        const result = await query.executeTakeFirst();
+        if (result.numUpdatedRows === 0n) {
+          const current = await w.db
+            .selectFrom('vms')
+            .select('version')
+            .where('id', '=', id)
+            .executeTakeFirst();
+          if (!current || expectedVersion === undefined) return undefined;
+          throw new StaleVersionError('vm', id, expectedVersion, current.version);
+        }
+        const updated = await mustGet(w.db, id);
+        await appendEvent(ctx, w, {
+          type: 'vm.updated',
+          project: updated.project,
+          subject: { kind: 'vm', id },
+          data: updated,
+        });
+        return updated;
+      });
+    },
+
+    delete(id) {
+      return write(ctx, scope, async (w) => {
+        await lockEvents(ctx, w);
+        const row = await selectVms(w.db).where('vms.id', '=', id).executeTakeFirst();
+        if (!row) return undefined;
+        await w.db.deleteFrom('vms').where('id', '=', id).execute();
+        const deleted = toVm(row);
+        await appendEvent(ctx, w, {
+          type: 'vm.deleted',
+          project: deleted.project,
+          subject: { kind: 'vm', id },
+          data: { id, name: deleted.name },
+        });
+        return deleted;
+      });
+    },
+  };
+}
+
+function selectVms(db: Kysely<Tables>) {
+  return db
+    .selectFrom('vms')
+    .innerJoin('projects', 'projects.id', 'vms.project_id')
+    .innerJoin('images', 'images.id', 'vms.image_id')
+    .leftJoin('hosts', 'hosts.id', 'vms.host_id')
+    .selectAll('vms')
+    .select([
+      'projects.name as project_name',
+      'images.name as image_name',
+      'hosts.name as host_name',
+    ]);
+}
+
+async function mustGet(db: Kysely<Tables>, id: string): Promise<Vm> {
+  return toVm(await selectVms(db).where('vms.id', '=', id).executeTakeFirstOrThrow());
+}
+
+type VmRow = Selectable<VmsTable> & {
+  project_name: string;
+  image_name: string;
+  host_name: string | null;
+};
+
+function toVm(row: VmRow): Vm {
+  return {
+    id: row.id,
+    name: row.name,
+    project: row.project_name,
+    state: row.state as VmState,
+    desiredState: row.desired_state as VmDesiredState,
+    host: row.host_name,
+    image: row.image_name,
+    cpus: row.cpus,
+    memoryMiB: row.memory_mib,
+    diskGiB: row.disk_gib,
+    kernelArgs: row.kernel_args,
+    labels: parseJson<Record<string, string>>(row.labels),
+    stateReason: row.state_reason,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+// The cursor is opaque to callers: base64url of the last row's sort key.
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(key) &&
+      key.length === 2 &&
+      typeof key[0] === 'string' &&
+      typeof key[1] === 'string'
+    ) {
+      return [key[0], key[1]];
+    }
+  } catch {
+    // Fall through: any unreadable cursor is the same error to the caller.
+  }
+  throw new DomainError('VALIDATION_FAILED', 'invalid list cursor', { field: 'cursor' });
+}

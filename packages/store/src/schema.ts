@@ -1,0 +1,125 @@
+import type { ColumnType } from 'kysely';
+
+// The Kysely view of the tables, for both dialects. Timestamps are ISO-8601 text (UTC, from
+// Date.toISOString) on both, so they compare and sort the same everywhere. JSON is stored as text.
+// Booleans are 0/1 integers because better-sqlite3 cannot bind a JS boolean.
+
+/** A PostgreSQL bigint arrives as a string from pg, an integer as a number from better-sqlite3. */
+type Int8 = ColumnType<string | number, number, number>;
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  role: string;
+  created_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  refresh_token_hash: string;
+  expires_at: string;
+  revoked_at: string | null;
+  created_at: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  agent_url: string;
+  state: string;
+  cpus: number;
+  memory_mib: number;
+  accelerator: string | null;
+  accelerator_reason: string;
+  qemu_version: string;
+  labels: string;
+  last_heartbeat_at: string | null;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}
+
+export interface ImagesTable {
+  id: string;
+  name: string;
+  project_id: string;
+  kind: string;
+  status: string;
+  builtin: number;
+  size_bytes: Int8;
+  default_kernel_args: string;
+  sha256: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VmsTable {
+  id: string;
+  name: string;
+  project_id: string;
+  state: string;
+  desired_state: string;
+  host_id: string | null;
+  image_id: string;
+  cpus: number;
+  memory_mib: number;
+  disk_gib: number;
+  kernel_args: string;
+  labels: string;
+  state_reason: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OperationsTable {
+  id: string;
+  kind: string;
+  status: string;
+  phase: string;
+  progress: number;
+  target_type: string;
+  target_id: string;
+  target_name: string;
+  project_id: string | null;
+  result: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EventsTable {
+  /** Assigned by the database (identity / autoincrement), never written. */
+  seq: ColumnType<string | number, never, never>;
+  type: string;
+  time: string;
+  project: string | null;
+  subject_kind: string;
+  subject_id: string;
+  data: string;
+}
+
+export interface Tables {
+  projects: ProjectsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  settings: SettingsTable;
+  hosts: HostsTable;
+  images: ImagesTable;
+  vms: VmsTable;
+  operations: OperationsTable;
+  events: EventsTable;
+}

@@ -1,0 +1,149 @@
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Clock, IdSource } from '@novacron/domain';
+import { runTransaction, type StoreContext } from './context.js';
+import { randomId, systemClock } from './defaults.js';
+import { EventBus, type EventListener } from './event-bus.js';
+import { migrations, type StoreDialect } from './migrations.js';
+import { createRepositories, type Repositories } from './repositories/index.js';
+import { DEFAULT_PROJECT } from './repositories/projects.js';
+import type { Tables } from './schema.js';
+
+export interface StoreOptions {
+  /** PostgreSQL connection URL (`postgres://...`). Exactly one of `url` and `sqlitePath`. */
+  url?: string;
+  /** SQLite database file, or `:memory:`. */
+  sqlitePath?: string;
+  /** PostgreSQL schema holding the tables, created if missing. Default `public`. */
+  pgSchema?: string;
+  clock?: Clock;
+  newId?: IdSource;
+  /** Called with what an event listener threw; by default it is rethrown outside the write. */
+  onListenerError?: (error: unknown) => void;
+}
+
+export interface Store extends Repositories {
+  readonly dialect: StoreDialect;
+  /** Brings the schema to the latest migration and ensures the default project. Idempotent. */
+  migrate(): Promise<void>;
+  /**
+   * Runs `fn` in one transaction with the same repositories; it commits when `fn` resolves and
+   * rolls back when it throws. Inside, use only `tx`: on SQLite the store's own repositories
+   * wait for the one connection the transaction holds.
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  /** Calls `listener` with each transaction's events once it has committed, in seq order. */
+  onEvent(listener: EventListener): () => void;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// First key of the event advisory lock ('NOVA'); the second is derived from the schema.
+const EVENT_LOCK_CLASS = 0x4e4f5641;
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if ((options.url === undefined) === (options.sqlitePath === undefined)) {
+    throw new Error('openStore needs exactly one of url and sqlitePath');
+  }
+  const pgSchema = options.pgSchema ?? 'public';
+  if (!SCHEMA_NAME.test(pgSchema)) throw new Error(`invalid PostgreSQL schema name: ${pgSchema}`);
+
+  const dialect: StoreDialect = options.url === undefined ? 'sqlite' : 'postgres';
+  const db =
+    options.url === undefined
+      ? openSqlite(options.sqlitePath ?? ':memory:')
+      : await openPostgres(options.url, pgSchema);
+
+  const ctx: StoreContext = {
+    db,
+    dialect,
+    clock: options.clock ?? systemClock,
+    newId: options.newId ?? randomId,
+    bus: new EventBus(
+      options.onListenerError ??
+        ((error) =>
+          queueMicrotask(() => {
+            throw error;
+          })),
+    ),
+    eventLockKey: [EVENT_LOCK_CLASS, hash32(pgSchema)],
+  };
+  const repositories = createRepositories(ctx, { db, tx: undefined });
+
+  return {
+    ...repositories,
+    dialect,
+
+    async migrate() {
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: () => Promise.resolve(migrations(dialect)) },
+        // Without it, Kysely would take a kysely_migration table in any other schema for ours.
+        ...(dialect === 'postgres' && { migrationTableSchema: pgSchema }),
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error !== undefined) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'setup';
+        throw new Error(`store migration ${failed} failed`, { cause: error });
+      }
+      await repositories.projects.ensure(DEFAULT_PROJECT);
+    },
+
+    transaction(fn) {
+      return runTransaction(ctx, (scope) => fn(createRepositories(ctx, scope)));
+    },
+
+    onEvent(listener) {
+      return ctx.bus.subscribe(listener);
+    },
+
+    close() {
+      return db.destroy();
+    },
+  };
+}
+
+function openSqlite(path: string): Kysely<Tables> {
+  const database = new SqliteDatabase(path);
+  // WAL lets readers run beside the writer; it does not apply to an in-memory database.
+  if (path !== ':memory:') database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+}
+
+async function openPostgres(url: string, schema: string): Promise<Kysely<Tables>> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    // Every connection resolves unqualified table names in our schema.
+    options: `-c search_path=${schema}`,
+  });
+  // An idle connection that drops is removed by the pool; without a listener, the error would
+  // crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    // Look before creating: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when
+    // the schema is there.
+    const found = await sql<{
+      n: number;
+    }>`select 1 as n from pg_namespace where nspname = ${schema}`.execute(db);
+    if (found.rows.length === 0)
+      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return db;
+}
+
+/** FNV-1a, as a signed int4 for pg_advisory_xact_lock(int4, int4). */
+function hash32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}

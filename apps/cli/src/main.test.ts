@@ -9,6 +9,13 @@ import { run } from './main.js';
 
 const SERVER = 'http://server:8090';
 
+// `up` and `down` hand over to the embedded server and agent; here only the hand-over is checked.
+const embedded = vi.hoisted(() => ({
+  runUp: vi.fn((_opts: unknown) => Promise.resolve()),
+  runDown: vi.fn((_opts: unknown) => Promise.resolve()),
+}));
+vi.mock('./embedded.js', () => embedded);
+
 function vm(name: string, extra: Partial<Vm> = {}): Vm {
   return {
     id: `vm-${name}`,
@@ -504,5 +511,36 @@ describe('login', () => {
     await cli(['login'], { credentials });
     expect((await cli(['logout'], { credentials })).stdout).toBe(`logged out of ${SERVER}\n`);
     expect((await cli(['logout'], { credentials })).stdout).toBe(`not logged in to ${SERVER}\n`);
+  });
+});
+
+describe('up and down', () => {
+  it('hand their flags to the embedded server and agent', async () => {
+    const up = await cli([
+      'up',
+      '--hosts',
+      '3',
+      '--accel',
+      'tcg',
+      '--api-port',
+      '9000',
+      '--data-dir',
+      '/srv/nc',
+    ]);
+    expect(up.code).toBe(0);
+    expect(embedded.runUp).toHaveBeenCalledWith({
+      dataDir: '/srv/nc',
+      apiPort: 9000,
+      accel: 'tcg',
+      hosts: 3,
+    });
+
+    expect((await cli(['down'])).code).toBe(0);
+    expect(embedded.runDown).toHaveBeenCalledWith({ dataDir: undefined });
+  });
+
+  it('refuses an accelerator or host count it does not know', async () => {
+    expect((await cli(['up', '--accel', 'hvf'])).code).toBe(2);
+    expect((await cli(['up', '--hosts', '0'])).code).toBe(2);
   });
 });

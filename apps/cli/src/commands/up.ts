@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { runUp } from '../embedded.js';
 import { integerArg, withOutput } from '../options.js';
 
 export function registerUpCommand(program: Command): void {
@@ -28,6 +27,8 @@ export function registerUpCommand(program: Command): void {
       accel?: 'auto' | 'kvm' | 'tcg';
       hosts?: number;
     }) => {
+      // Loaded on demand: the server and agent stay out of every other command's start-up.
+      const { runUp } = await import('../embedded.js');
       await runUp({
         dataDir: options.dataDir,
         apiPort: options.apiPort,

@@ -126,11 +126,10 @@ async function openPostgres(url: string, schema: string): Promise<Kysely<Tables>
   try {
     // Look before creating: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when
     // the schema is there.
-    const found = await sql<{
-      n: number;
-    }>`select 1 as n from pg_namespace where nspname = ${schema}`.execute(db);
-    if (found.rows.length === 0)
+    const found = await sql`select 1 from pg_namespace where nspname = ${schema}`.execute(db);
+    if (found.rows.length === 0) {
       await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    }
   } catch (error) {
     await db.destroy();
     throw error;

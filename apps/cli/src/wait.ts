@@ -1,6 +1,7 @@
-import type { Operation } from '@novacron/api';
+import { TERMINAL_OPERATION_STATUSES, type Operation } from '@novacron/api';
 import type { CliClient, Writer } from './context.js';
 import { CliError } from './errors.js';
+import { cell } from './output.js';
 
 /** How long `--wait` waits by default: a first boot under TCG, image pull included, fits. */
 export const DEFAULT_WAIT_SECONDS = 600;
@@ -11,7 +12,7 @@ const BAR_WIDTH = 24;
 function progressLine(operation: Operation): string {
   const done = Math.round((Math.min(100, Math.max(0, operation.progress)) / 100) * BAR_WIDTH);
   const bar = `${'#'.repeat(done)}${'.'.repeat(BAR_WIDTH - done)}`;
-  return `\r\u001b[2K${operation.kind} ${operation.target.name} [${bar}] ${Math.round(operation.progress)}% ${operation.phase}`;
+  return `\r\u001b[2K${operation.kind} ${cell(operation.target.name)} [${bar}] ${Math.round(operation.progress)}% ${cell(operation.phase)}`;
 }
 
 /**
@@ -24,13 +25,7 @@ export async function waitForOperation(
   timeoutSeconds: number,
   stderr: Writer,
 ): Promise<Operation> {
-  if (
-    operation.status === 'succeeded' ||
-    operation.status === 'failed' ||
-    operation.status === 'cancelled'
-  ) {
-    return operation;
-  }
+  if (TERMINAL_OPERATION_STATUSES.includes(operation.status)) return operation;
   const interactive = stderr.isTTY === true;
   try {
     return await client.operations.wait(operation.id, timeoutSeconds, {

@@ -1,0 +1,169 @@
+import {
+  KERNEL_ARGS_PATTERN,
+  MAX_VM_CPUS,
+  MAX_VM_MEMORY_MIB,
+  type Accelerator,
+  type AgentVmSpec,
+} from '@novacron/api';
+import { DomainError } from '@novacron/domain';
+import type { VmFiles } from './vm-files.js';
+
+/** The VM's files plus, for `kernel` images, the kernel and initramfs to boot directly. */
+export interface QemuPaths extends VmFiles {
+  kernel?: string;
+  initrd?: string;
+}
+
+export interface BuildQemuArgsOptions {
+  /** A cluster setting (migration needs the same model on every host); default per accelerator. */
+  cpuModel?: string;
+  /** Empty PCIe root ports created for later hotplug (default 4). */
+  hotplugPorts?: number;
+}
+
+/** CPU models that work with each accelerator here (see QEMU-NOTES: `pni` warns under TCG). */
+export const DEFAULT_CPU_MODEL: Record<Accelerator, string> = {
+  tcg: 'qemu64,-pni',
+  kvm: 'host,-arch-capabilities',
+};
+
+const MACHINE_TYPE = /^pc-q35-\d+\.\d+$/;
+const VM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const CPU_MODEL = /^[A-Za-z0-9_.+=-]+(,[A-Za-z0-9_.+=-]+)*$/;
+const KERNEL_ARGS = new RegExp(KERNEL_ARGS_PATTERN);
+
+/**
+ * The QEMU argument array of one VM (never a shell string): a versioned q35 machine, headless
+ * with the serial port on a unix socket that QEMU also logs to `console.log`, QMP on two unix
+ * sockets, VNC on a unix socket, the disk as `-blockdev` file + qcow2 nodes behind a
+ * virtio-blk-pci device, direct kernel boot for `kernel` images, a few empty PCIe root ports.
+ * Pure: it validates what it embeds and throws VALIDATION_FAILED rather than pass it to QEMU.
+ */
+export function buildQemuArgs(
+  spec: AgentVmSpec,
+  paths: QemuPaths,
+  accelerator: Accelerator,
+  options: BuildQemuArgsOptions = {},
+): string[] {
+  const cpuModel = options.cpuModel ?? DEFAULT_CPU_MODEL[accelerator];
+  const hotplugPorts = options.hotplugPorts ?? 4;
+  check(VM_ID.test(spec.id), 'id', spec.id);
+  check(MACHINE_TYPE.test(spec.machineType), 'machineType (want pc-q35-X.Y)', spec.machineType);
+  check(CPU_MODEL.test(cpuModel), 'cpuModel', cpuModel);
+  check(isIntegerIn(spec.cpus, 1, MAX_VM_CPUS), 'cpus', spec.cpus);
+  check(isIntegerIn(spec.memoryMiB, 16, MAX_VM_MEMORY_MIB), 'memoryMiB', spec.memoryMiB);
+  check(isIntegerIn(hotplugPorts, 0, 16), 'hotplugPorts', hotplugPorts);
+
+  const args = [
+    '-name',
+    `guest=${spec.id},debug-threads=on`,
+    '-machine',
+    spec.machineType,
+    '-accel',
+    accelerator,
+    '-cpu',
+    cpuModel,
+    '-m',
+    `${spec.memoryMiB}M`,
+    '-smp',
+    String(spec.cpus),
+    // No default devices (no NIC ROM, no default serial or monitor); -nographic is still needed
+    // for SeaBIOS to print on the serial port. Allowed together with our own chardevs.
+    '-nodefaults',
+    '-nographic',
+    '-no-user-config',
+    '-msg',
+    'timestamp=on',
+    '-sandbox',
+    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    '-pidfile',
+    paths.pidFile,
+    ...monitor('qmp', paths.qmpSocket),
+    ...monitor('qmp-aux', paths.qmpAuxSocket),
+    '-chardev',
+    `socket,id=serial0,path=${opt(paths.serialSocket)},server=on,wait=off,logfile=${opt(paths.consoleLog)},logappend=on`,
+    '-serial',
+    'chardev:serial0',
+    '-device',
+    'VGA,id=video0,bus=pcie.0,addr=0x1',
+    '-vnc',
+    `unix:${opt(paths.vncSocket)}`,
+  ];
+
+  for (let port = 0; port < hotplugPorts; port += 1) {
+    const multifunction = port === 0 && hotplugPorts > 1 ? ',multifunction=on' : '';
+    args.push(
+      '-device',
+      `pcie-root-port,id=hotplug${port},bus=pcie.0,chassis=${port + 1},port=0x${(0x10 + port).toString(16)},addr=0x2.0x${port.toString(16)}${multifunction}`,
+    );
+  }
+
+  args.push(
+    '-blockdev',
+    `driver=file,node-name=disk0-file,filename=${opt(paths.disk)}`,
+    '-blockdev',
+    'driver=qcow2,node-name=disk0,file=disk0-file',
+    '-device',
+    `virtio-blk-pci,id=disk0-dev,drive=disk0,bus=pcie.0,addr=0x3${spec.image.kind === 'disk' ? ',bootindex=1' : ''}`,
+  );
+
+  if (spec.image.kind === 'kernel') {
+    if (!paths.kernel || !paths.initrd) {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'a kernel image needs its kernel and initrd paths',
+        {
+          image: spec.image.id,
+        },
+      );
+    }
+    args.push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(spec));
+  }
+  return args;
+}
+
+/** The image's default arguments, the serial console, then the VM's own (last one wins). */
+export function kernelCommandLine(spec: Pick<AgentVmSpec, 'image' | 'kernelArgs'>): string {
+  check(
+    KERNEL_ARGS.test(spec.image.defaultKernelArgs),
+    'image.defaultKernelArgs',
+    spec.image.defaultKernelArgs,
+  );
+  check(KERNEL_ARGS.test(spec.kernelArgs), 'kernelArgs', spec.kernelArgs);
+  return [spec.image.defaultKernelArgs, 'console=ttyS0', spec.kernelArgs]
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .join(' ');
+}
+
+function monitor(id: string, socket: string): string[] {
+  return [
+    '-chardev',
+    `socket,id=${id},path=${opt(socket)},server=on,wait=off`,
+    '-mon',
+    `chardev=${id},mode=control`,
+  ];
+}
+
+/** A value inside a QEMU `key=value,...` option: a comma is written twice. */
+export function opt(value: string): string {
+  if (/[\0\n]/.test(value)) {
+    throw new DomainError('VALIDATION_FAILED', 'a QEMU option value cannot hold NUL or newline', {
+      value,
+    });
+  }
+  return value.replace(/,/g, ',,');
+}
+
+function isIntegerIn(value: number, min: number, max: number): boolean {
+  return Number.isInteger(value) && value >= min && value <= max;
+}
+
+function check(ok: boolean, field: string, value: unknown): void {
+  if (!ok) {
+    throw new DomainError('VALIDATION_FAILED', `invalid ${field}: ${JSON.stringify(value)}`, {
+      field,
+      value,
+    });
+  }
+}

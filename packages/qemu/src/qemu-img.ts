@@ -1,0 +1,108 @@
+import { isAbsolute } from 'node:path';
+import { DomainError } from '@novacron/domain';
+import { runProgram } from './exec.js';
+
+export interface QemuImgInfo {
+  format: string;
+  virtualSizeBytes: number;
+  actualSizeBytes: number | null;
+  backingFile: string | null;
+  backingFormat: string | null;
+  /** The whole `qemu-img info --output=json` object, for fields not mapped here. */
+  raw: Record<string, unknown>;
+}
+
+export interface QemuImgOptions {
+  /** Default `qemu-img`. */
+  binary?: string;
+  timeoutMs?: number;
+}
+
+/** Creates an empty qcow2 image of `sizeBytes`. */
+export async function createQcow2(
+  path: string,
+  sizeBytes: number,
+  options: QemuImgOptions = {},
+): Promise<void> {
+  assertPath(path);
+  assertSize(sizeBytes);
+  await qemuImg(['create', '-q', '-f', 'qcow2', path, String(sizeBytes)], options);
+}
+
+/**
+ * Creates a qcow2 overlay on `backingFile` (which it never writes); `sizeBytes` may grow the
+ * overlay beyond the backing file's size.
+ */
+export async function createOverlay(
+  path: string,
+  backingFile: string,
+  backingFormat: string,
+  sizeBytes?: number,
+  options: QemuImgOptions = {},
+): Promise<void> {
+  assertPath(path);
+  assertPath(backingFile);
+  if (!/^[a-z0-9]+$/.test(backingFormat)) {
+    throw new DomainError('VALIDATION_FAILED', `invalid backing format ${backingFormat}`);
+  }
+  const size = sizeBytes === undefined ? [] : [String(assertSize(sizeBytes))];
+  await qemuImg(
+    ['create', '-q', '-f', 'qcow2', '-b', backingFile, '-F', backingFormat, path, ...size],
+    options,
+  );
+}
+
+/** `qemu-img info --output=json`; `--force-share` so it also reads an image a running VM holds. */
+export async function imageInfo(path: string, options: QemuImgOptions = {}): Promise<QemuImgInfo> {
+  assertPath(path);
+  const { stdout } = await qemuImg(['info', '--output=json', '--force-share', path], options);
+  const raw = JSON.parse(stdout) as Record<string, unknown>;
+  const text = (key: string) => (typeof raw[key] === 'string' ? raw[key] : null);
+  return {
+    format: text('format') ?? 'unknown',
+    virtualSizeBytes: Number(raw['virtual-size']),
+    actualSizeBytes: typeof raw['actual-size'] === 'number' ? raw['actual-size'] : null,
+    backingFile: text('full-backing-filename') ?? text('backing-filename'),
+    backingFormat: text('backing-filename-format'),
+    raw,
+  };
+}
+
+/** Grows (or, with `shrink`, shrinks) an image that no running VM holds. */
+export async function resizeImage(
+  path: string,
+  sizeBytes: number,
+  options: QemuImgOptions & { shrink?: boolean } = {},
+): Promise<void> {
+  assertPath(path);
+  assertSize(sizeBytes);
+  const shrink = options.shrink ? ['--shrink'] : [];
+  await qemuImg(['resize', '-q', ...shrink, path, String(sizeBytes)], options);
+}
+
+function qemuImg(args: string[], options: QemuImgOptions) {
+  return runProgram(options.binary ?? 'qemu-img', args, {
+    timeoutMs: options.timeoutMs ?? 60_000,
+    failureCode: 'QEMU_FAILED',
+  });
+}
+
+// Absolute paths only: a relative one starting with '-' would read as an option.
+function assertPath(path: string): void {
+  if (!isAbsolute(path) || /[\0\n]/.test(path)) {
+    throw new DomainError('VALIDATION_FAILED', `image path must be absolute: ${path}`, { path });
+  }
+}
+
+function assertSize(sizeBytes: number): number {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0) {
+    throw new DomainError(
+      'INVALID_SIZE',
+      `image size ${sizeBytes} is not a positive multiple of 512`,
+      {
+        sizeBytes,
+      },
+    );
+  }
+  return sizeBytes;
+}

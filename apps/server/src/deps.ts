@@ -3,7 +3,6 @@ import type { Clock } from '@novacron/domain';
 import type { Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
 import type {
-  FastifyBaseLogger,
   FastifyInstance,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
@@ -29,6 +28,6 @@ export type ServerApp = FastifyInstance<
   RawServerDefault,
   RawRequestDefaultExpression,
   RawReplyDefaultExpression,
-  FastifyBaseLogger,
+  Logger,
   TypeBoxTypeProvider
 >;

@@ -67,18 +67,18 @@ export function toDomainError(error: unknown): DomainError {
       })),
     });
   }
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new DomainError('PAYLOAD_TOO_LARGE', 'request body too large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new DomainError('VALIDATION_FAILED', fastifyError.message ?? 'invalid body');
-    default:
-      break;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new DomainError('PAYLOAD_TOO_LARGE', 'request body too large');
   }
-  if (fastifyError.statusCode === 400 && typeof fastifyError.message === 'string') {
-    return new DomainError('VALIDATION_FAILED', fastifyError.message); // e.g. malformed JSON
+  // Fastify's own 4xx: malformed JSON, wrong content type, bad content length.
+  if (
+    fastifyError.statusCode !== undefined &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
+    return new DomainError('VALIDATION_FAILED', fastifyError.message ?? 'invalid request', {
+      ...(fastifyError.code === undefined ? {} : { cause: fastifyError.code }),
+    });
   }
   return new DomainError('INTERNAL', 'internal error');
 }

@@ -72,12 +72,14 @@ export async function ensureTinyImageRegistered(
   await mkdir(cacheDir, { recursive: true });
   try {
     const built = await ensureTinyImage({ cacheDir, outDir });
-    return await store.images.update(image.id, {
+    const ready = await store.images.update(image.id, {
       status: 'ready',
       sizeBytes: built.sizeBytes,
       sha256: built.sha256,
       defaultKernelArgs: built.defaultKernelArgs,
     });
+    if (ready === undefined) throw new Error(`image ${image.id} vanished while it was built`);
+    return ready;
   } catch (error) {
     await rm(outDir, { recursive: true, force: true });
     await store.images.update(image.id, { status: 'failed' });

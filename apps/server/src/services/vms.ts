@@ -64,8 +64,8 @@ export class VmService {
     const vm = await this.store.vms.create({
       name: input.name,
       project: projectName,
-      image: image.id,
-      host: host.id,
+      imageId: image.id,
+      hostId: host.id,
       state: 'creating',
       desiredState: start ? 'running' : 'stopped',
       ...size,

@@ -2,8 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AccessTokens } from '@novacron/auth';
 import type { Config } from '@novacron/config';
-import type { Clock } from '@novacron/domain';
-import { openStore, type Store } from '@novacron/store';
+import { openStore, systemClock, type Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
 import { buildApp } from './app.js';
 import type { ServerApp, ServerDeps } from './deps.js';
@@ -36,8 +35,6 @@ export interface RunningServer {
   registerHost(agentUrl: string): ReturnType<HostService['register']>;
   close(): Promise<void>;
 }
-
-const systemClock: Clock = { now: () => new Date() };
 
 /** The server's composition root: config -> store -> services -> routes -> listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {

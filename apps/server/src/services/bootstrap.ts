@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { Image } from '@novacron/api';
 import { hashPassword, newPassword, newSigningSecret } from '@novacron/auth';
 import { ensureTinyImage } from '@novacron/qemu';
-import type { Store } from '@novacron/store';
+import { DEFAULT_PROJECT, type Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
-import { DEFAULT_PROJECT } from './vms.js';
 
 export const ADMIN_USERNAME = 'admin';
 export const ADMIN_PASSWORD_FILE = 'admin-password';

@@ -9,11 +9,10 @@ import type {
   VmCreate,
 } from '@novacron/api';
 import { assertActionAllowed, assertValidName, DomainError, targetStateOf } from '@novacron/domain';
-import type { Store } from '@novacron/store';
+import { DEFAULT_PROJECT, type Store } from '@novacron/store';
 import type { HostService } from './hosts.js';
 import type { OperationRunner } from './operations.js';
 
-export const DEFAULT_PROJECT = 'default';
 /** Machine type fixed per VM at creation so that it stays migratable across QEMU upgrades. */
 export const DEFAULT_MACHINE_TYPE = 'pc-q35-7.2';
 const DEFAULTS = { cpus: 1, memoryMiB: 256, diskGiB: 1 };

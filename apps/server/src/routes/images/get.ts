@@ -1,7 +1,7 @@
 import { IdOrNameParams, Image } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
+import { DEFAULT_PROJECT } from '@novacron/store';
 import type { ServerApp, ServerDeps } from '../../deps.js';
-import { DEFAULT_PROJECT } from '../../services/vms.js';
 
 export function registerImageGet(app: ServerApp, deps: ServerDeps): void {
   app.get(

@@ -32,6 +32,7 @@ export interface HostRepository {
   list(): Promise<Host[]>;
   get(idOrName: string): Promise<Host | undefined>;
   setState(id: string, state: HostState): Promise<Host | undefined>;
+  /** Records that the host answered; emits no event (liveness is not a change). */
   recordHeartbeat(id: string, at: Date | string): Promise<Host | undefined>;
 }
 
@@ -122,17 +123,15 @@ export function createHostRepository(ctx: StoreContext, scope: Scope): HostRepos
     },
 
     recordHeartbeat(id, at) {
-      return change(id, (db, updatedAt) =>
-        db
+      // Liveness, not a change: no event and no version bump, or every poll would flood the log.
+      return write(ctx, scope, async (w) => {
+        await w.db
           .updateTable('hosts')
-          .set((eb) => ({
-            last_heartbeat_at: toIso(at),
-            updated_at: updatedAt,
-            version: eb('version', '+', 1),
-          }))
+          .set({ last_heartbeat_at: toIso(at) })
           .where('id', '=', id)
-          .executeTakeFirst(),
-      );
+          .executeTakeFirst();
+        return getHost(w.db, id);
+      });
     },
   };
 }

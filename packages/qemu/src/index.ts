@@ -8,6 +8,7 @@
 export {
   selectAccelerator,
   type AcceleratorVerdict,
+  type ProbeImage,
   type SelectAcceleratorOptions,
 } from './accelerator.js';
 export { writeFileAtomic } from './atomic-write.js';

@@ -62,6 +62,7 @@ export class QemuInstance {
   private detached = false;
   private reconnecting: Promise<QmpClient> | null = null;
   private pollingActive = false;
+  private waiters = 0;
 
   private constructor(
     readonly vmId: string,
@@ -266,19 +267,23 @@ export class QemuInstance {
       this.logger.warn({ vmId: this.vmId, error: String(error) }, 'QMP quit failed; signalling');
       signalProcess(this.pid, 'SIGTERM');
     }
-    if (!(await this.waitForExit(graceMs))) {
-      signalProcess(this.pid, 'SIGKILL');
-      await this.waitForExit(graceMs);
-    }
-    return this.exited;
+    if (!(await this.waitForExit(graceMs))) signalProcess(this.pid, 'SIGKILL');
+    return this.exitAfterKill();
   }
 
   /** SIGKILL, for tests and last resorts. */
   async kill(): Promise<QemuExit> {
+    if (this.exitValue) return this.exitValue;
     this.requested = true;
     signalProcess(this.pid, 'SIGKILL');
-    await this.waitForExit(5_000);
-    return this.exited;
+    return this.exitAfterKill();
+  }
+
+  private async exitAfterKill(): Promise<QemuExit> {
+    if (await this.waitForExit(10_000)) return this.exited;
+    throw new DomainError('QEMU_FAILED', `QEMU ${this.pid} of VM ${this.vmId} survived SIGKILL`, {
+      pid: this.pid,
+    });
   }
 
   /** Lets go of QEMU (closes QMP, stops watching); the VM keeps running. */
@@ -290,17 +295,24 @@ export class QemuInstance {
   /** True if QEMU exited within `timeoutMs`. */
   async waitForExit(timeoutMs: number): Promise<boolean> {
     if (this.exitValue) return true;
-    if (!this.pollingActive) this.pollForExit();
+    this.waiters += 1;
+    this.pollForExit();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const result = await Promise.race([this.exited.then(() => true as const), timedOut]);
-    clearTimeout(timer);
-    return result;
+    try {
+      return await Promise.race([this.exited.then(() => true as const), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      this.waiters -= 1;
+    }
   }
 
-  /** For a QEMU that is not our child: watch /proc until the process is gone. */
+  /**
+   * Watches /proc until the process is gone: always for a QEMU that is not our child (no exit
+   * event), and while someone waits for a detached one.
+   */
   private pollForExit(): void {
     if (this.pollingActive) return;
     this.pollingActive = true;
@@ -311,7 +323,7 @@ export class QemuInstance {
         await this.finish(null, null);
         return;
       }
-      if (this.detached) {
+      if (this.detached && this.waiters === 0) {
         this.pollingActive = false;
         return;
       }
@@ -337,7 +349,7 @@ export class QemuInstance {
   }
 
   private async finish(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    if (this.exitValue || this.detached) return;
+    if (this.exitValue) return;
     // Read what QEMU said before it hung up (a SHUTDOWN event may still sit in the socket).
     if (this.client) await Promise.race([this.client.closed, sleep(1_000)]);
     const announced = this.shutdownEvent !== null || code === 0;
@@ -356,7 +368,9 @@ export class QemuInstance {
       abnormal,
       reason,
     };
-    this.logger.info({ vmId: this.vmId, pid: this.pid, ...this.exitValue }, 'QEMU exited');
+    if (!this.detached) {
+      this.logger.info({ vmId: this.vmId, pid: this.pid, ...this.exitValue }, 'QEMU exited');
+    }
     await this.client?.close();
     this.resolveExit(this.exitValue);
   }

@@ -1,0 +1,60 @@
+import type { AgentHostInfo } from '@novacron/api';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify from 'fastify';
+import { toErrorReply } from './errors.js';
+import type { AgentLogger } from './logger.js';
+import { registerHostGet } from './routes/host-get.js';
+import { registerVmConsole } from './routes/vms/console.js';
+import { registerVmDelete } from './routes/vms/delete.js';
+import { registerVmGet } from './routes/vms/get.js';
+import { registerVmList } from './routes/vms/list.js';
+import { registerVmPut } from './routes/vms/put.js';
+import { registerVmState } from './routes/vms/state.js';
+import type { VmManager } from './vm-manager.js';
+
+export interface AgentAppDeps {
+  vms: VmManager;
+  hostInfo: AgentHostInfo;
+  logger: AgentLogger;
+}
+
+/** The agent's HTTP API, without `listen` (tests call `inject`). */
+export function buildAgentApp(deps: AgentAppDeps) {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body, unexpected } = toErrorReply(error, request.id);
+    if (unexpected) {
+      deps.logger.error(
+        { err: String(error), url: request.url, method: request.method },
+        'agent request failed',
+      );
+    }
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: {
+        code: 'ROUTE_NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+        details: {},
+        requestId: request.id,
+      },
+    }),
+  );
+
+  registerHostGet(app, deps);
+  registerVmList(app, deps);
+  registerVmGet(app, deps);
+  registerVmPut(app, deps);
+  registerVmState(app, deps);
+  registerVmDelete(app, deps);
+  registerVmConsole(app, deps);
+  return app;
+}
+
+export type AgentFastify = ReturnType<typeof buildAgentApp>;

@@ -1,0 +1,52 @@
+import { join, resolve } from 'node:path';
+import { DomainError } from '@novacron/domain';
+import { vmFiles, type VmFiles } from '@novacron/qemu';
+
+// The same shape as the schema's id pattern, checked again here because it becomes a path.
+const VM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isValidVmId(id: string): boolean {
+  return VM_ID.test(id);
+}
+
+export function assertValidVmId(id: string): void {
+  if (!isValidVmId(id)) {
+    throw new DomainError('VALIDATION_FAILED', 'a VM id is 1-64 letters, digits, _ or -', {
+      id: id.slice(0, 80),
+    });
+  }
+}
+
+/** The agent's state folder inside the data directory (docs/adr/0005-data-directory.md). */
+export interface AgentPaths {
+  agentDir: string;
+  vmsDir: string;
+  /** Cached accelerator verdict. */
+  accelCache: string;
+  /** Where the KVM probe guest is built when a probe is needed. */
+  probeImageDir: string;
+  /** Downloaded Debian packages (shared with the server's tiny image build). */
+  packageCacheDir: string;
+}
+
+export function agentPaths(dataDir: string): AgentPaths {
+  const root = resolve(dataDir);
+  const agentDir = join(root, 'agent');
+  return {
+    agentDir,
+    vmsDir: join(agentDir, 'vms'),
+    accelCache: join(agentDir, 'accel.json'),
+    probeImageDir: join(agentDir, 'probe-image'),
+    packageCacheDir: join(root, 'cache'),
+  };
+}
+
+/** The folder and files of one VM; refuses an id that is not safe as a path segment. */
+export function vmFilesOf(
+  paths: AgentPaths,
+  id: string,
+): VmFiles & { spec: string; status: string } {
+  assertValidVmId(id);
+  const files = vmFiles(join(paths.vmsDir, id));
+  return { ...files, spec: join(files.dir, 'spec.json'), status: join(files.dir, 'status.json') };
+}

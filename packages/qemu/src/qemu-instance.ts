@@ -355,10 +355,16 @@ export class QemuInstance {
     const announced = this.shutdownEvent !== null || code === 0;
     const abnormal =
       !this.requested && (signal !== null || (code !== null && code !== 0) || !announced);
-    const reason = abnormal
-      ? ((await readQemuFailure(this.files.qemuLog)) ??
-        (signal ? `QEMU was killed by ${signal}` : 'QEMU exited unexpectedly'))
-      : null;
+    let reason: string | null = null;
+    if (abnormal) {
+      const how = signal
+        ? `QEMU was killed by ${signal}`
+        : code !== null && code !== 0
+          ? `QEMU exited with code ${code}`
+          : 'QEMU exited without a shutdown event';
+      const said = await readQemuFailure(this.files.qemuLog);
+      reason = said === null ? how : `${how}; qemu.log: ${said}`;
+    }
     if (this.exitValue) return;
     this.exitValue = {
       code,

@@ -29,10 +29,11 @@ export const MODULE_LIST_PATH = 'etc/novacron-modules';
 /**
  * /init of the tiny guest (busybox ash, PID 1). Kernel arguments select the workload:
  * `workload=idle` (default) or `workload=dirty dirty_mib_s=N wss_mib=M`, which overwrites an M MiB
- * working set at N MiB/s with random data, in ticks of 100 ms, while the heartbeat goes on.
+ * working set at N MiB/s with random data, in ticks of 100 ms, while the heartbeat goes on, and
+ * reports `DIRTY <MiB written> <uptime-seconds>` every 2 s.
  * Random data comes from a 16 MiB pool filled once from /dev/urandom: under TCG urandom gives only
- * about 20 MiB/s, copying runs at over 100 MiB/s, and every copy lands at a moving offset so a
- * page never gets the same content twice in a row.
+ * about 20 MiB/s, copying runs at over 100 MiB/s, and copies start at shifting pool offsets so
+ * successive passes over the working set write different data.
  */
 export const TINY_INIT_SCRIPT = `#!/bin/sh
 # NovaCron tiny guest. PID 1: it must never exit.
@@ -103,7 +104,7 @@ dirty() {
       written=$((written + chunk))
     done
     tick=$((tick + 1))
-    if [ $((tick % 50)) -eq 0 ]; then
+    if [ $((tick % 20)) -eq 0 ]; then
       read -r up _ < /proc/uptime
       echo "DIRTY $((written / 16)) $up"
     fi

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError } from '@novacron/domain';
 import { runProgram } from '../exec.js';
@@ -68,15 +68,24 @@ export async function downloadPackage(
   const cached = await findDeb(pkg, cacheDir);
   if (cached) return cached;
   logger.info({ package: pkg.name, version: pkg.version }, 'downloading Debian package');
-  await apt('apt-get', ['download', '-q', `${pkg.name}=${pkg.version}`], { cwd: cacheDir });
-  const downloaded = await findDeb(pkg, cacheDir);
-  if (!downloaded) {
-    throw new DomainError(
-      'IMAGE_NOT_READY',
-      `apt-get download ${pkg.name}=${pkg.version} left no .deb in the cache folder`,
-    );
+  // Into a private folder, then renamed: a crash or a concurrent build never leaves a partial
+  // .deb under the name a later run trusts.
+  const work = await mkdtemp(join(cacheDir, 'download-'));
+  try {
+    await apt('apt-get', ['download', '-q', `${pkg.name}=${pkg.version}`], { cwd: work });
+    const file = (await readdir(work)).find((entry) => entry.endsWith('.deb'));
+    if (!file) {
+      throw new DomainError(
+        'IMAGE_NOT_READY',
+        `apt-get download ${pkg.name}=${pkg.version} left no .deb behind`,
+      );
+    }
+    const target = join(cacheDir, debFileName(pkg));
+    await rename(join(work, file), target);
+    return target;
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
-  return downloaded;
 }
 
 /** Refreshes the apt lists: only when a lookup or download failed for want of them. */

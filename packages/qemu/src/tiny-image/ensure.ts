@@ -163,6 +163,8 @@ async function build(
   logger: QemuLogger,
 ): Promise<Manifest> {
   const started = Date.now();
+  await sweepStale(options.cacheDir, /^(build|download)-/);
+  await sweepStale(options.outDir, /\.tmp-[0-9a-f]+$/);
   const kernelDeb = await download(packages.kernel, options.cacheDir, logger);
   const busyboxDeb = await download(packages.busybox, options.cacheDir, logger);
   const work = await mkdtemp(join(options.cacheDir, 'build-'));
@@ -278,6 +280,17 @@ async function decompressModule(path: string, busybox: string | null): Promise<U
   if (path.endsWith('.zst')) return runProgramForBytes('zstd', ['-dc', path], options);
   if (busybox) return runProgramForBytes(busybox, ['xzcat', path], options);
   return runProgramForBytes('xz', ['-dc', path], options);
+}
+
+/** Leftovers of a build that crashed (an hour old: a build running now is younger). */
+async function sweepStale(dir: string, pattern: RegExp): Promise<void> {
+  const hourAgo = Date.now() - 3_600_000;
+  for (const entry of await readdir(dir)) {
+    if (!pattern.test(entry)) continue;
+    const path = join(dir, entry);
+    const info = await stat(path).catch(() => null);
+    if (info && info.mtimeMs < hourAgo) await rm(path, { recursive: true, force: true });
+  }
 }
 
 async function listFiles(dir: string): Promise<string[]> {

@@ -85,6 +85,14 @@ export class QemuInstance {
     const logger = options.logger ?? silentLogger;
     const startTimeoutMs = options.startTimeoutMs ?? 20_000;
     assertSocketPathsFit(files);
+    // Removing the sockets of a QEMU that still runs would cut it off for good.
+    const running = await findQemuPid(options.vmId, files.pidFile);
+    if (running !== null) {
+      throw new DomainError('VM_INVALID_STATE', `QEMU of VM ${options.vmId} already runs`, {
+        vmId: options.vmId,
+        pid: running,
+      });
+    }
     await mkdir(files.dir, { recursive: true });
     for (const stale of [
       files.qmpSocket,

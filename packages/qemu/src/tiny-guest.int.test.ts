@@ -57,7 +57,10 @@ function spec(id: string, kernelArgs = ''): AgentVmSpec {
   };
 }
 
-async function boot(id: string, kernelArgs = ''): Promise<{ qemu: QemuInstance; files: VmFiles }> {
+async function boot(
+  id: string,
+  kernelArgs = '',
+): Promise<{ qemu: QemuInstance; files: VmFiles; args: string[] }> {
   const files = vmFiles(join(temp.path, id));
   await mkdir(files.dir, { recursive: true });
   await createQcow2(files.disk, GiB);
@@ -68,7 +71,7 @@ async function boot(id: string, kernelArgs = ''): Promise<{ qemu: QemuInstance; 
   );
   const qemu = await QemuInstance.launch({ vmId: id, args, files });
   instances.push(qemu);
-  return { qemu, files };
+  return { qemu, files, args };
 }
 
 async function consoleText(files: VmFiles): Promise<string> {
@@ -141,7 +144,11 @@ describe('tiny guest under TCG', () => {
   });
 
   it('re-attaches to a running QEMU through its pidfile and notices it being killed', async () => {
-    const { qemu, files } = await boot('attach1');
+    const { qemu, files, args } = await boot('attach1');
+    // A second QEMU for the same VM would steal its sockets: refused.
+    await expect(QemuInstance.launch({ vmId: 'attach1', args, files })).rejects.toMatchObject({
+      code: 'VM_INVALID_STATE',
+    });
     await qemu.detach();
     const attached = await QemuInstance.attach({ vmId: 'attach1', files });
     expect(attached?.pid).toBe(qemu.pid);

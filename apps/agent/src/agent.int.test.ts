@@ -180,6 +180,19 @@ describe('agent', () => {
     expect((await call(agent, 'DELETE', '/v1/vms/vm-b')).status).toBe(204);
   });
 
+  it('forces the stop when the guest does not power off within timeoutSeconds', async () => {
+    // Right after start the guest has no power-button handler yet (it may miss the press).
+    await call(agent, 'PUT', '/v1/vms/vm-f', spec('vm-f'));
+    const started = Date.now();
+    const stop = await call<AgentVmStatus>(agent, 'POST', '/v1/vms/vm-f/state', {
+      action: 'stop',
+      timeoutSeconds: 1,
+    });
+    expect(stop.body).toMatchObject({ state: 'stopped', pid: null });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((await call(agent, 'DELETE', '/v1/vms/vm-f')).status).toBe(204);
+  });
+
   it('reports a QEMU that died unasked as error', async () => {
     const { body } = await call<AgentVmStatus>(agent, 'PUT', '/v1/vms/vm-c', spec('vm-c'));
     process.kill(body.pid ?? 0, 'SIGKILL');

@@ -30,7 +30,9 @@ export async function stopAllVms(options: StopAllVmsOptions): Promise<number> {
       if (!qemu) return false;
       try {
         const status = await qemu.queryStatus().catch(() => null);
-        if (status?.status === 'paused') await (await qemu.qmp()).execute('cont');
+        if (status?.status === 'paused') {
+          await (await qemu.qmp()).execute('cont').catch(() => undefined);
+        }
         const off = await qemu.powerdown(timeoutMs).catch(() => false);
         if (!off) {
           logger.warn({ vmId: id }, 'guest did not power off in time; quitting QEMU');

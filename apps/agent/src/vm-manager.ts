@@ -268,15 +268,15 @@ export class VmManager {
         await qemu.quit();
       } else {
         // A paused guest cannot see the power button.
-        if ((await qemu.queryStatus(STATUS_TIMEOUT_MS)).status === 'paused') {
-          await (await qemu.qmp()).execute('cont');
-        }
-        const off = await qemu.powerdown(timeoutMs);
+        const status = await qemu.queryStatus(STATUS_TIMEOUT_MS).catch(() => null);
+        if (status?.status === 'paused') await this.qmp(qemu, 'cont');
+        // Without a working monitor there is no power button: quit falls back to signals.
+        const off = await qemu.powerdown(timeoutMs).catch((error: unknown) => {
+          this.options.logger.warn({ vmId: id, error: describe(error) }, 'ACPI power-off failed');
+          return false;
+        });
         if (!off) {
-          this.options.logger.warn(
-            { vmId: id, timeoutMs },
-            'guest ignored ACPI power-off; quitting',
-          );
+          this.options.logger.warn({ vmId: id, timeoutMs }, 'guest did not power off; quitting');
           await qemu.quit();
         }
       }

@@ -21,7 +21,10 @@ export interface BuildQemuArgsOptions {
   hotplugPorts?: number;
 }
 
-/** CPU models that work with each accelerator here (see QEMU-NOTES: `pni` warns under TCG). */
+/**
+ * CPU model per accelerator: plain `qemu64` warns about `pni` under TCG, and `host` aborts on
+ * nested KVM ("failed to set MSR") unless `-arch-capabilities` is removed.
+ */
 export const DEFAULT_CPU_MODEL: Record<Accelerator, string> = {
   tcg: 'qemu64,-pni',
   kvm: 'host,-arch-capabilities',

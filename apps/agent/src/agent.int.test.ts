@@ -20,7 +20,7 @@ const agents: RunningAgent[] = [];
 
 beforeAll(async () => {
   image = await ensureTinyImage({
-    cacheDir: join(testCacheDir, 'tiny-image', 'debs'),
+    cacheDir: join(testCacheDir, 'tiny-image'),
     outDir: join(imageDir, 'tiny'),
   });
   temp = await makeTempDir('nc-agent-');

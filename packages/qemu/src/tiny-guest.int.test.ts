@@ -21,7 +21,7 @@ const instances: QemuInstance[] = [];
 beforeAll(async () => {
   const started = Date.now();
   image = await ensureTinyImage({
-    cacheDir: join(testCacheDir, 'tiny-image', 'debs'),
+    cacheDir: join(testCacheDir, 'tiny-image'),
     outDir: join(testCacheDir, 'tiny-image', 'images', 'tiny'),
   });
   console.info(`tiny image ready in ${Date.now() - started} ms (${image.sizeBytes} bytes)`);

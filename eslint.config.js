@@ -37,7 +37,12 @@ const layers = {
 };
 
 /** Pure packages: no IO, no clock, no randomness. */
-const purePackages = ['packages/api', 'packages/domain', 'packages/scheduler', 'packages/migration'];
+const purePackages = [
+  'packages/api',
+  'packages/domain',
+  'packages/scheduler',
+  'packages/migration',
+];
 
 const ioModules = [
   'fs',
@@ -91,7 +96,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['vitest.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -133,5 +141,9 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly' },
+    },
   },
 );

@@ -100,9 +100,8 @@ beforeAll(async () => {
     NOVACRON_ACCEL: 'tcg',
     NOVACRON_LOG_LEVEL: 'warn',
   };
-  await import('node:fs/promises').then((fs) =>
-    fs.mkdir(env.NOVACRON_DATA_DIR!, { recursive: true }),
-  );
+  // Downloaded Debian packages are shared between runs; everything else starts empty.
+  await mkdir(env.NOVACRON_DATA_DIR!, { recursive: true });
   await symlink(join(testCacheDir, 'tiny-image'), join(env.NOVACRON_DATA_DIR!, 'cache'));
   await startUp();
 });

@@ -2,7 +2,13 @@ import { Type, type Static } from 'typebox';
 import { ErrorDetail } from './errors.js';
 import { Timestamp } from './common.js';
 
-export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export const OPERATION_STATUSES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 export const OperationStatus = Type.Enum(OPERATION_STATUSES);
 

@@ -29,7 +29,11 @@ function defaults(env: Env): Config {
     wsPort: 8091,
     agentHost: '127.0.0.1',
     agentPort: 8094,
-    agentName: hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63) || 'local',
+    agentName:
+      hostname()
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .slice(0, 63) || 'local',
     accel: 'auto',
     serverUrl: `http://127.0.0.1:${apiPort}`,
     logLevel: 'info',
@@ -50,7 +54,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     fromEnv[key] = NUMERIC.includes(key) ? Number(raw) : raw;
   }
   const merged: Record<string, unknown> = { ...defaults(env), ...fromEnv };
-  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
+  for (const [key, value] of Object.entries(overrides))
+    if (value !== undefined) merged[key] = value;
   // Without an explicit server URL the CLI talks to the local API port.
   if (fromEnv.serverUrl === undefined && overrides.serverUrl === undefined) {
     merged.serverUrl = `http://127.0.0.1:${String(merged.apiPort)}`;

@@ -24,7 +24,18 @@ describe('names', () => {
   it('accepts DNS labels and refuses shell and path characters', () => {
     expect(isValidName('demo')).toBe(true);
     expect(isValidName('web-01')).toBe(true);
-    for (const bad of ['', 'Demo', '-a', 'a-', 'a/b', '../x', 'a;b', 'a b', '$(id)', 'x'.repeat(64)]) {
+    for (const bad of [
+      '',
+      'Demo',
+      '-a',
+      'a-',
+      'a/b',
+      '../x',
+      'a;b',
+      'a b',
+      '$(id)',
+      'x'.repeat(64),
+    ]) {
       expect(isValidName(bad)).toBe(false);
     }
   });

@@ -22,9 +22,13 @@ export function parseSizeMiB(text: string, defaultUnit: 'M' | 'G' = 'M'): number
   const unit = match?.[2]?.toUpperCase() ?? '';
   const factor = UNITS_IN_MIB[unit === '' ? defaultUnit : unit];
   if (!match || factor === undefined) {
-    throw new DomainError('INVALID_SIZE', `size '${text}' is invalid: use a number with M, G or T`, {
-      size: text,
-    });
+    throw new DomainError(
+      'INVALID_SIZE',
+      `size '${text}' is invalid: use a number with M, G or T`,
+      {
+        size: text,
+      },
+    );
   }
   const mib = Number(match[1]) * factor;
   if (!Number.isInteger(mib)) {

@@ -1,44 +1,5 @@
-import type { ErrorBody, ErrorCode } from '@novacron/api';
+import { httpStatusOf, type ErrorBody, type ErrorCode } from '@novacron/api';
 import { isDomainError } from '@novacron/domain';
-
-/** HTTP status of each error code, for the agent's API (exhaustive: a new code must be placed). */
-export function httpStatusOf(code: ErrorCode): number {
-  switch (code) {
-    case 'VALIDATION_FAILED':
-    case 'INVALID_NAME':
-    case 'INVALID_SIZE':
-      return 400;
-    case 'UNAUTHENTICATED':
-    case 'INVALID_CREDENTIALS':
-      return 401;
-    case 'FORBIDDEN':
-      return 403;
-    case 'ROUTE_NOT_FOUND':
-    case 'VM_NOT_FOUND':
-    case 'HOST_NOT_FOUND':
-    case 'IMAGE_NOT_FOUND':
-    case 'PROJECT_NOT_FOUND':
-    case 'OPERATION_NOT_FOUND':
-      return 404;
-    case 'VM_NAME_TAKEN':
-    case 'VM_INVALID_STATE':
-    case 'NO_HOST_FITS':
-    case 'IMAGE_NOT_READY':
-      return 409;
-    case 'PAYLOAD_TOO_LARGE':
-      return 413;
-    case 'RATE_LIMITED':
-      return 429;
-    case 'HOST_UNREACHABLE':
-      return 502;
-    case 'HOST_PREREQUISITE_MISSING':
-      return 503;
-    case 'AGENT_ERROR':
-    case 'QEMU_FAILED':
-    case 'INTERNAL':
-      return 500;
-  }
-}
 
 interface FastifyLikeError {
   code?: unknown;

@@ -5,7 +5,6 @@
  * except the CLI that runs it. It never kills VMs when it stops: QEMU outlives the agent.
  */
 export { buildAgentApp, type AgentAppDeps } from './app.js';
-export { httpStatusOf } from './errors.js';
 export type { AgentLogger } from './logger.js';
 export { startAgent, type RunningAgent, type StartAgentOptions } from './start-agent.js';
 export { stopAllVms, type StopAllVmsOptions } from './stop-all.js';

@@ -4,6 +4,5 @@
  */
 export { buildApp } from './app.js';
 export type { ServerApp, ServerDeps } from './deps.js';
-export { statusOf } from './errors.js';
 export { ADMIN_PASSWORD_FILE, ADMIN_USERNAME, TINY_IMAGE } from './services/bootstrap.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';

@@ -45,3 +45,46 @@ export type ErrorDetail = Static<typeof ErrorDetail>;
 /** The body of every 4xx and 5xx answer. */
 export const ErrorBody = Type.Object({ error: ErrorDetail });
 export type ErrorBody = Static<typeof ErrorBody>;
+
+/**
+ * The one table from error code to HTTP status, shared by the server and the agents. Exhaustive:
+ * a new code does not compile until it is placed here.
+ */
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'VALIDATION_FAILED':
+    case 'INVALID_NAME':
+    case 'INVALID_SIZE':
+      return 400;
+    case 'UNAUTHENTICATED':
+    case 'INVALID_CREDENTIALS':
+      return 401;
+    case 'FORBIDDEN':
+      return 403;
+    case 'ROUTE_NOT_FOUND':
+    case 'VM_NOT_FOUND':
+    case 'HOST_NOT_FOUND':
+    case 'IMAGE_NOT_FOUND':
+    case 'PROJECT_NOT_FOUND':
+    case 'OPERATION_NOT_FOUND':
+      return 404;
+    case 'VM_NAME_TAKEN':
+    case 'VM_INVALID_STATE':
+    case 'IMAGE_NOT_READY':
+      return 409;
+    case 'PAYLOAD_TOO_LARGE':
+      return 413;
+    case 'NO_HOST_FITS':
+      return 422;
+    case 'RATE_LIMITED':
+      return 429;
+    case 'AGENT_ERROR':
+    case 'QEMU_FAILED':
+      return 502;
+    case 'HOST_UNREACHABLE':
+    case 'HOST_PREREQUISITE_MISSING':
+      return 503;
+    case 'INTERNAL':
+      return 500;
+  }
+}

@@ -3,7 +3,14 @@
  * body; the server validates with them, the client is typed by them, the OpenAPI document is
  * generated from them. Imports nothing from the workspace and does no IO.
  */
-export { ERROR_CODES, ErrorBody, ErrorCodeSchema, ErrorDetail, type ErrorCode } from './errors.js';
+export {
+  ERROR_CODES,
+  ErrorBody,
+  ErrorCodeSchema,
+  ErrorDetail,
+  httpStatusOf,
+  type ErrorCode,
+} from './errors.js';
 export {
   Id,
   IdOrName,

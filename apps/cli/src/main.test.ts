@@ -1,6 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
-import type { Host, Image, Operation, Vm, VmListQuery } from '@novacron/api';
+import type {
+  Host,
+  HostPatch,
+  Image,
+  Operation,
+  OperationListQuery,
+  Vm,
+  VmListQuery,
+  VmPatch,
+} from '@novacron/api';
+import { mergeLabels } from '@novacron/domain';
 import { NovaCronApiError } from '@novacron/client';
 import { loadConfig } from '@novacron/config';
 import type { CliClient, CliDeps } from './context.js';
@@ -25,12 +35,17 @@ function vm(name: string, extra: Partial<Vm> = {}): Vm {
     desiredState: 'running',
     host: 'host-a',
     image: 'tiny',
+    imageId: 'i1',
+    description: '',
     cpus: 1,
     memoryMiB: 256,
     diskGiB: 2,
     kernelArgs: '',
     labels: {},
     stateReason: null,
+    restartPolicy: 'never',
+    restarts: 0,
+    lastRestartAt: null,
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
@@ -65,6 +80,7 @@ const host: Host = {
   acceleratorReason: 'KVM probe guest did not boot',
   qemuVersion: '7.2.0',
   labels: {},
+  cordoned: false,
   lastHeartbeatAt: '2026-01-01T00:00:00.000Z',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
@@ -125,10 +141,28 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       action: vi.fn(() => Promise.resolve(operation({ kind: 'vm.stop' }))),
       delete: vi.fn(() => Promise.resolve(operation({ kind: 'vm.delete' }))),
       consoleOutput: vi.fn(() => Promise.resolve('NOVACRON-GUEST-READY\nHEARTBEAT 1 1.02\n')),
+      patch: vi.fn((name: string, patch: VmPatch) => {
+        const found = vms.find((v) => v.name === name || v.id === name);
+        if (!found) return notFound(name);
+        const { labels, ...rest } = patch;
+        return Promise.resolve({
+          ...found,
+          ...rest,
+          labels: mergeLabels(found.labels, labels ?? {}),
+        });
+      }),
     },
     hosts: {
       list: vi.fn(() => Promise.resolve({ items: [host], nextCursor: null })),
       get: vi.fn(() => Promise.resolve(host)),
+      patch: vi.fn((_name: string, patch: HostPatch) =>
+        Promise.resolve({
+          ...host,
+          cordoned: patch.cordoned ?? host.cordoned,
+          state: patch.enabled === false ? ('disabled' as const) : host.state,
+          labels: mergeLabels(host.labels, patch.labels ?? {}),
+        }),
+      ),
     },
     images: {
       list: vi.fn(() => Promise.resolve({ items: [image], nextCursor: null })),
@@ -139,6 +173,14 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       wait: vi.fn((id: string) =>
         Promise.resolve(waits.shift() ?? operation({ id, status: 'succeeded', progress: 100 })),
       ),
+      list: vi.fn((query: OperationListQuery = {}) =>
+        Promise.resolve(
+          query.cursor === undefined
+            ? { items: [operation({ id: 'op-2', status: 'running' })], nextCursor: 'page-2' }
+            : { items: [operation({ id: 'op-1', status: 'succeeded' })], nextCursor: null },
+        ),
+      ),
+      cancel: vi.fn((id: string) => Promise.resolve(operation({ id, status: 'running' }))),
     },
   } satisfies CliClient;
   return client;

@@ -15,6 +15,14 @@ export const Timestamp = Type.String({ format: 'date-time' });
 
 export const Labels = Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 63 }));
 
+/** A change to labels (JSON merge patch): a string sets the key, null removes it. */
+export const LabelsPatch = Type.Record(
+  Type.String({ maxLength: 63 }),
+  Type.Union([Type.String({ maxLength: 63 }), Type.Null()]),
+  { maxProperties: 64 },
+);
+export type LabelsPatch = Static<typeof LabelsPatch>;
+
 /** One page of a list: `nextCursor` is null on the last page. */
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });

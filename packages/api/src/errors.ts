@@ -18,6 +18,9 @@ export const ERROR_CODES = [
   'PROJECT_NOT_FOUND',
   'OPERATION_NOT_FOUND',
   'VM_NAME_TAKEN',
+  'OPERATION_FINISHED',
+  'OPERATION_CANCELLED',
+  'INTERRUPTED',
   'VM_INVALID_STATE',
   'NO_HOST_FITS',
   'HOST_UNREACHABLE',
@@ -77,6 +80,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'NO_HOST_FITS':
       return 422;
     case 'RATE_LIMITED':
+    case 'OPERATION_FINISHED':
+    case 'OPERATION_CANCELLED':
       return 429;
     case 'AGENT_ERROR':
     case 'QEMU_FAILED':
@@ -88,3 +93,4 @@ export function httpStatusOf(code: ErrorCode): number {
       return 500;
   }
 }
+    case 'INTERRUPTED':

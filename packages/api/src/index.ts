@@ -16,6 +16,7 @@ export {
   IdOrName,
   IdOrNameParams,
   Labels,
+  LabelsPatch,
   ListQuery,
   Name,
   NAME_PATTERN,
@@ -25,18 +26,25 @@ export {
 export {
   ConsoleOutputQuery,
   KERNEL_ARGS_PATTERN,
+  LABEL_SELECTOR_PATTERN,
+  MAX_LABEL_SELECTORS,
   MAX_VM_CPUS,
+  MAX_VM_DESCRIPTION_LENGTH,
   MAX_VM_DISK_GIB,
   MAX_VM_MEMORY_MIB,
+  RESTART_POLICIES,
+  RestartPolicy,
   Vm,
   VM_ACTIONS,
   VM_STATES,
   VmAction,
   VmCreate,
   VmDeleteQuery,
+  VmDescription,
   VmDesiredState,
   VmListQuery,
   VmPage,
+  VmPatch,
   VmState,
   type VmActionName,
 } from './vm.js';
@@ -45,11 +53,13 @@ export {
   OPERATION_KINDS,
   OPERATION_STATUSES,
   OperationKind,
+  OperationListQuery,
+  OperationPage,
   OperationStatus,
   OperationWaitQuery,
   TERMINAL_OPERATION_STATUSES,
 } from './operation.js';
-export { Accelerator, Host, HOST_STATES, HostPage, HostState } from './host.js';
+export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
 export { Image, ImageKind, ImagePage, ImageStatus } from './image.js';
 export { LoginRequest, LoginResponse } from './auth.js';
 export { Event, EVENT_TYPES, EventType } from './event.js';

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { ErrorDetail } from './errors.js';
-import { Timestamp } from './common.js';
+import { IdOrName, ListQuery, Page, Timestamp } from './common.js';
 
 export const OPERATION_STATUSES = [
   'pending',
@@ -46,6 +46,19 @@ export const TERMINAL_OPERATION_STATUSES: readonly OperationStatus[] = [
   'failed',
   'cancelled',
 ];
+
+export const OperationListQuery = Type.Object({
+  ...ListQuery.properties,
+  status: Type.Optional(OperationStatus),
+  kind: Type.Optional(OperationKind),
+  /** Id or name of the operation's target. */
+  target: Type.Optional(IdOrName),
+});
+export type OperationListQuery = Static<typeof OperationListQuery>;
+
+/** Newest first. */
+export const OperationPage = Page(Operation);
+export type OperationPage = Static<typeof OperationPage>;
 
 export const OperationWaitQuery = Type.Object({
   timeout: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { IdOrName, Labels, ListQuery, Name, Page, Timestamp } from './common.js';
+import { IdOrName, Labels, LabelsPatch, ListQuery, Name, Page, Timestamp } from './common.js';
 
 /** Every state a VM can be in; the legal moves between them live in @novacron/domain. */
 export const VM_STATES = [
@@ -20,6 +20,17 @@ export const VmState = Type.Enum(VM_STATES);
 export const VmDesiredState = Type.Union([Type.Literal('running'), Type.Literal('stopped')]);
 export type VmDesiredState = Static<typeof VmDesiredState>;
 
+/**
+ * When reconciliation restarts a VM whose QEMU ended while it should run: `on-failure` only after
+ * an abnormal exit (a crash, a kill), `always` also after a clean guest power-off.
+ */
+export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+export const RestartPolicy = Type.Enum(RESTART_POLICIES);
+
+export const MAX_VM_DESCRIPTION_LENGTH = 1024;
+export const VmDescription = Type.String({ maxLength: MAX_VM_DESCRIPTION_LENGTH });
+
 export const Vm = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -29,6 +40,8 @@ export const Vm = Type.Object({
   /** Name of the host the VM is placed on; null before placement. */
   host: Type.Union([Type.String(), Type.Null()]),
   image: Type.String(),
+  imageId: Type.String(),
+  description: Type.String(),
   cpus: Type.Integer(),
   memoryMiB: Type.Integer(),
   diskGiB: Type.Integer(),
@@ -36,6 +49,10 @@ export const Vm = Type.Object({
   labels: Labels,
   /** Why the VM is in `error` or `unknown`; null otherwise. */
   stateReason: Type.Union([Type.String(), Type.Null()]),
+  restartPolicy: RestartPolicy,
+  /** How many times reconciliation restarted the VM after its QEMU ended. */
+  restarts: Type.Integer(),
+  lastRestartAt: Type.Union([Timestamp, Type.Null()]),
   version: Type.Integer(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -59,6 +76,9 @@ export const VmCreate = Type.Object(
     host: Type.Optional(IdOrName),
     kernelArgs: Type.Optional(Type.String({ maxLength: 1024, pattern: KERNEL_ARGS_PATTERN })),
     labels: Type.Optional(Labels),
+    description: Type.Optional(VmDescription),
+    /** Default `never`. */
+    restartPolicy: Type.Optional(RestartPolicy),
     /** Start the VM once created (default true). */
     start: Type.Optional(Type.Boolean()),
   },
@@ -86,13 +106,39 @@ export const VmDeleteQuery = Type.Object({
 });
 export type VmDeleteQuery = Static<typeof VmDeleteQuery>;
 
+/** A label selector `key=value`; the key holds no `=`, the value may be empty. */
+export const LABEL_SELECTOR_PATTERN = '^[^=]{1,63}=.{0,63}$';
+export const MAX_LABEL_SELECTORS = 16;
+
 export const VmListQuery = Type.Object({
   ...ListQuery.properties,
   state: Type.Optional(VmState),
   host: Type.Optional(IdOrName),
   project: Type.Optional(Name),
+  /** `key=value`, repeatable: only VMs carrying every one of these labels. */
+  label: Type.Optional(
+    Type.Array(Type.String({ pattern: LABEL_SELECTOR_PATTERN }), {
+      maxItems: MAX_LABEL_SELECTORS,
+    }),
+  ),
 });
 export type VmListQuery = Static<typeof VmListQuery>;
+
+/**
+ * What a user may change on a VM. `cpus` and `memoryMiB` only while it is stopped; they take
+ * effect at its next start. `labels` merges (RFC 7386): a string sets a key, null removes it.
+ */
+export const VmPatch = Type.Object(
+  {
+    labels: Type.Optional(LabelsPatch),
+    description: Type.Optional(VmDescription),
+    restartPolicy: Type.Optional(RestartPolicy),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_VM_CPUS })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 16, maximum: MAX_VM_MEMORY_MIB })),
+  },
+  { additionalProperties: false },
+);
+export type VmPatch = Static<typeof VmPatch>;
 
 export const VmPage = Page(Vm);
 export type VmPage = Static<typeof VmPage>;

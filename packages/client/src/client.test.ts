@@ -52,6 +52,53 @@ afterEach(() => {
 });
 
 describe('NovaCronClient requests', () => {
+  it('repeats a list filter given as an array, and patches with PATCH', async () => {
+    const { fetch, calls } = fakeFetch((call) =>
+      call.method === 'GET' ? { json: { items: [], nextCursor: null } } : { json: {} },
+    );
+    const client = new NovaCronClient({ baseUrl: 'http://server:8090', fetch });
+
+    await client.vms.list({ label: ['tier=web', 'env=prod'], project: 'default' });
+    await client.vms.patch('demo', { labels: { tier: null }, restartPolicy: 'always' });
+    await client.hosts.patch('h1', { cordoned: true });
+
+    expect(calls[0]?.url.searchParams.getAll('label')).toEqual(['tier=web', 'env=prod']);
+    expect(calls[0]?.url.searchParams.get('project')).toBe('default');
+    expect([calls[1]?.method, calls[1]?.url.pathname, calls[1]?.body]).toEqual([
+      'PATCH',
+      '/api/v1/vms/demo',
+      { labels: { tier: null }, restartPolicy: 'always' },
+    ]);
+    expect([calls[2]?.method, calls[2]?.url.pathname, calls[2]?.body]).toEqual([
+      'PATCH',
+      '/api/v1/hosts/h1',
+      { cordoned: true },
+    ]);
+  });
+
+  it('lists and cancels operations', async () => {
+    const { fetch, calls } = fakeFetch((call) =>
+      call.method === 'GET'
+        ? { json: { items: [operation('running')], nextCursor: null } }
+        : { status: 202, json: operation('running') },
+    );
+    const client = new NovaCronClient({ baseUrl: 'http://server:8090', fetch });
+
+    const page = await client.operations.list({ status: 'running', target: 'demo' });
+    const cancelled = await client.operations.cancel('op1');
+
+    expect(page.items.map((op) => op.id)).toEqual(['op1']);
+    expect(Object.fromEntries(calls[0]?.url.searchParams ?? [])).toEqual({
+      status: 'running',
+      target: 'demo',
+    });
+    expect([calls[1]?.method, calls[1]?.url.pathname]).toEqual([
+      'DELETE',
+      '/api/v1/operations/op1',
+    ]);
+    expect(cancelled.status).toBe('running');
+  });
+
   it('creates a VM with a bearer token and a JSON body, and returns the operation', async () => {
     const { fetch, calls } = fakeFetch(() => ({
       status: 202,

@@ -3,16 +3,20 @@ import {
   TERMINAL_OPERATION_STATUSES,
   type Host,
   type HostPage,
+  type HostPatch,
   type Image,
   type ImagePage,
   type ListQuery,
   type LoginResponse,
   type Operation,
+  type OperationListQuery,
+  type OperationPage,
   type Vm,
   type VmAction,
   type VmCreate,
   type VmListQuery,
   type VmPage,
+  type VmPatch,
 } from '@novacron/api';
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
 
@@ -38,7 +42,8 @@ export interface OperationWaitOptions {
   onUpdate?: (operation: Operation) => void;
 }
 
-type Query = Record<string, string | number | boolean | undefined>;
+/** A list value repeats the key (`label=a=1&label=b=2`). */
+type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
 interface RequestOptions {
   /** Values of the `:name` placeholders of the path, each an id or a name. */
@@ -137,7 +142,8 @@ class Transport {
     );
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
+      if (typeof value === 'object') for (const item of value) url.searchParams.append(key, item);
+      else if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = {
       accept: options.accept === 'text' ? 'text/plain' : 'application/json',
@@ -208,6 +214,11 @@ export class VmsResource {
     return this.http.json('GET', '/api/v1/vms/:vm', { params: { vm: idOrName } });
   }
 
+  /** Labels merge (null removes a key); cpus and memory only while the VM is stopped. */
+  patch(idOrName: string, patch: VmPatch): Promise<Vm> {
+    return this.http.json('PATCH', '/api/v1/vms/:vm', { params: { vm: idOrName }, body: patch });
+  }
+
   action(idOrName: string, action: VmAction): Promise<Operation> {
     return this.http.json('POST', '/api/v1/vms/:vm/actions', {
       params: { vm: idOrName },
@@ -241,6 +252,14 @@ export class HostsResource {
   get(idOrName: string): Promise<Host> {
     return this.http.json('GET', '/api/v1/hosts/:host', { params: { host: idOrName } });
   }
+
+  /** Labels merge (null removes a key); `enabled` and `cordoned` take the host in or out of placement. */
+  patch(idOrName: string, patch: HostPatch): Promise<Host> {
+    return this.http.json('PATCH', '/api/v1/hosts/:host', {
+      params: { host: idOrName },
+      body: patch,
+    });
+  }
 }
 
 export class ImagesResource {
@@ -260,6 +279,21 @@ export class OperationsResource {
 
   get(id: string): Promise<Operation> {
     return this.http.json('GET', '/api/v1/operations/:operation', { params: { operation: id } });
+  }
+
+  /** One page, newest first; follow `nextCursor` for older ones. */
+  list(query: OperationListQuery = {}): Promise<OperationPage> {
+    return this.http.json('GET', '/api/v1/operations', { query: { ...query } });
+  }
+
+  /**
+   * Asks the server to cancel; answers the operation as it stands (202). It ends `cancelled` once
+   * its work has rolled back, or `succeeded` if it finished first. OPERATION_FINISHED when it had.
+   */
+  cancel(id: string): Promise<Operation> {
+    return this.http.json('DELETE', '/api/v1/operations/:operation', {
+      params: { operation: id },
+    });
   }
 
   /**

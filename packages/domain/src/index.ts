@@ -3,7 +3,15 @@
  * only @novacron/api; no IO, no clock, no randomness (time and ids come in through ports).
  */
 export { DomainError, isDomainError } from './errors.js';
+export { mergeLabels, parseLabelSelectors } from './labels.js';
 export { assertValidName, isValidName } from './names.js';
+export {
+  DEFAULT_RESTART_BACKOFF,
+  restartDelayMs,
+  wantsRestart,
+  type Backoff,
+  type RestartFacts,
+} from './restart-policy.js';
 export { parseSizeGiB, parseSizeMiB } from './sizes.js';
 export { assertActionAllowed, assertTransition, canTransition, targetStateOf } from './vm-state.js';
 export type { Clock, IdSource } from './ports.js';

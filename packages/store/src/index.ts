@@ -12,11 +12,13 @@ export { randomId, systemClock } from './defaults.js';
 export type { EventListener } from './event-bus.js';
 export type { Repositories } from './repositories/index.js';
 export type { EventQuery, EventRepository } from './repositories/events.js';
-export type { HostRegistration, HostRepository } from './repositories/hosts.js';
+export type { HostChanges, HostRegistration, HostRepository } from './repositories/hosts.js';
 export type { ImageChanges, ImageRepository, NewImage } from './repositories/images.js';
 export type {
   NewOperation,
   OperationChanges,
+  OperationListFilter,
+  OperationPageResult,
   OperationRepository,
 } from './repositories/operations.js';
 export { DEFAULT_PROJECT, type Project, type ProjectRepository } from './repositories/projects.js';

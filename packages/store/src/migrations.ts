@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely, Migration } from 'kysely';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -163,6 +163,55 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           'projects',
         ]) {
           await db.schema.dropTable(table).execute();
+        }
+      },
+    },
+
+    // Host enable/cordon flags; per-VM restart policy, restart count and description.
+    '0002_resources': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // One column per statement: SQLite's ALTER TABLE adds only one at a time.
+        const columns: [
+          string,
+          string,
+          'integer' | 'text',
+          (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder,
+        ][] = [
+          ['hosts', 'enabled', 'integer', (c) => c.notNull().defaultTo(1)],
+          ['hosts', 'cordoned', 'integer', (c) => c.notNull().defaultTo(0)],
+          ['vms', 'description', 'text', (c) => c.notNull().defaultTo('')],
+          ['vms', 'restart_policy', 'text', (c) => c.notNull().defaultTo('never')],
+          ['vms', 'restarts', 'integer', (c) => c.notNull().defaultTo(0)],
+          ['vms', 'last_restart_at', 'text', (c) => c],
+        ];
+        for (const [table, column, type, build] of columns) {
+          await db.schema.alterTable(table).addColumn(column, type, build).execute();
+        }
+        // The operation list (newest first) and its filter by target.
+        await db.schema
+          .createIndex('operations_created')
+          .on('operations')
+          .columns(['created_at', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('operations_target_id')
+          .on('operations')
+          .column('target_id')
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropIndex('operations_target_id').execute();
+        await db.schema.dropIndex('operations_created').execute();
+        for (const [table, column] of [
+          ['vms', 'last_restart_at'],
+          ['vms', 'restarts'],
+          ['vms', 'restart_policy'],
+          ['vms', 'description'],
+          ['hosts', 'cordoned'],
+          ['hosts', 'enabled'],
+        ] as const) {
+          await db.schema.alterTable(table).dropColumn(column).execute();
         }
       },
     },

@@ -7,6 +7,9 @@ import type { ColumnType } from 'kysely';
 /** A PostgreSQL bigint arrives as a string from pg, an integer as a number from better-sqlite3. */
 type Int8 = ColumnType<string | number, number, number>;
 
+/** An integer column with a default in the table: optional on insert. */
+type IntWithDefault = ColumnType<number, number | undefined, number>;
+
 export interface ProjectsTable {
   id: string;
   name: string;
@@ -46,6 +49,9 @@ export interface HostsTable {
   accelerator_reason: string;
   qemu_version: string;
   labels: string;
+  /** 0/1; a disabled host shows state `disabled` whatever its agent reports. */
+  enabled: IntWithDefault;
+  cordoned: IntWithDefault;
   last_heartbeat_at: string | null;
   created_at: string;
   updated_at: string;
@@ -80,6 +86,10 @@ export interface VmsTable {
   kernel_args: string;
   labels: string;
   state_reason: string | null;
+  description: ColumnType<string, string | undefined, string>;
+  restart_policy: ColumnType<string, string | undefined, string>;
+  restarts: IntWithDefault;
+  last_restart_at: ColumnType<string | null, string | null | undefined, string | null>;
   version: number;
   created_at: string;
   updated_at: string;

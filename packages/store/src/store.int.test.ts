@@ -497,6 +497,185 @@ for (const database of databases) {
       expect(await store.operations.get('nosuchop')).toBeUndefined();
       expect(await store.operations.update('nosuchop', { progress: 1 })).toBeUndefined();
     });
+
+    it('patches a host: labels merge, disabled wins over liveness, cordon is a flag', async () => {
+      const host = await store.hosts.upsert({
+        name: unique('host'),
+        agentUrl: 'https://10.0.0.4:8094',
+        cpus: 2,
+        memoryMiB: 2048,
+        accelerator: 'tcg',
+        acceleratorReason: 'no KVM',
+        qemuVersion: '7.2.0',
+        labels: { zone: 'a', rack: '1' },
+      });
+      expect(host).toMatchObject({ state: 'ready', cordoned: false });
+
+      const since = await store.events.lastSeq();
+      const patched = await store.hosts.patch(host.id, {
+        labels: { rack: null, ssd: 'yes' },
+        cordoned: true,
+      });
+      expect(patched).toMatchObject({
+        state: 'ready',
+        cordoned: true,
+        labels: { zone: 'a', ssd: 'yes' },
+      });
+      const events = await store.events.list({ since });
+      expect(events.map((e) => [e.type, e.subject.id])).toEqual([['host.updated', host.id]]);
+      expect(events[0]?.data).toEqual(patched);
+
+      const disabled = await store.hosts.patch(host.id, { enabled: false });
+      expect(disabled).toMatchObject({ state: 'disabled', cordoned: true });
+      // Liveness does not re-enable a host an operator disabled, and re-enabling shows liveness.
+      await store.hosts.setState(host.id, 'unreachable');
+      expect((await store.hosts.get(host.id))?.state).toBe('disabled');
+      await store.hosts.setState(host.id, 'ready');
+      expect((await store.hosts.patch(host.id, { enabled: true }))?.state).toBe('ready');
+      await store.hosts.setState(host.id, 'disabled');
+      expect((await store.hosts.get(host.name))?.state).toBe('disabled');
+
+      // Labels survive a re-registration that does not restate them.
+      const again = await store.hosts.upsert({
+        name: host.name,
+        agentUrl: host.agentUrl,
+        cpus: 2,
+        memoryMiB: 2048,
+        accelerator: 'tcg',
+        acceleratorReason: 'no KVM',
+        qemuVersion: '7.2.0',
+      });
+      expect(again).toMatchObject({ labels: { zone: 'a', ssd: 'yes' }, cordoned: true });
+      expect(await store.hosts.patch('nosuchhost', { cordoned: true })).toBeUndefined();
+    });
+
+    it('keeps restart policy, restarts and description per VM, and filters by labels', async () => {
+      const project = (await store.projects.ensure(unique('proj'))).name;
+      const plain = await newVm(project);
+      expect(plain).toMatchObject({
+        restartPolicy: 'never',
+        restarts: 0,
+        lastRestartAt: null,
+        description: '',
+        imageId: image.id,
+      });
+      const web = await store.vms.create({
+        project,
+        name: unique('web'),
+        imageId: image.id,
+        cpus: 1,
+        memoryMiB: 256,
+        diskGiB: 1,
+        desiredState: 'running',
+        restartPolicy: 'always',
+        description: 'front end',
+        labels: { tier: 'web', env: 'prod', 'odd key': 'a=b' },
+      });
+      expect(web).toMatchObject({ restartPolicy: 'always', description: 'front end' });
+      const db = await store.vms.create({
+        project,
+        name: unique('db'),
+        imageId: image.id,
+        cpus: 1,
+        memoryMiB: 256,
+        diskGiB: 1,
+        desiredState: 'running',
+        labels: { tier: 'db', env: 'prod' },
+      });
+
+      const ids = async (labels: Record<string, string>) =>
+        (await store.vms.list({ project, labels })).items.map((vm) => vm.id);
+      expect(await ids({ env: 'prod' })).toEqual([web.id, db.id]);
+      expect(await ids({ env: 'prod', tier: 'web' })).toEqual([web.id]);
+      expect(await ids({ 'odd key': 'a=b' })).toEqual([web.id]);
+      expect(await ids({ tier: 'cache' })).toEqual([]);
+      expect(await ids({ nokey: '' })).toEqual([]);
+      // Pagination and a label filter together.
+      const first = await store.vms.list({ project, labels: { env: 'prod' }, limit: 1 });
+      expect(first.items.map((vm) => vm.id)).toEqual([web.id]);
+      const second = await store.vms.list({
+        project,
+        labels: { env: 'prod' },
+        limit: 1,
+        cursor: first.nextCursor ?? '',
+      });
+      expect(second.items.map((vm) => vm.id)).toEqual([db.id]);
+      expect(second.nextCursor).toBeNull();
+
+      const at = '2030-01-01T00:00:00.000Z';
+      const restarted = await store.vms.update(
+        plain.id,
+        { restartPolicy: 'on-failure', restarts: 1, lastRestartAt: at, description: 'x' },
+        plain.version,
+      );
+      expect(restarted).toMatchObject({
+        restartPolicy: 'on-failure',
+        restarts: 1,
+        lastRestartAt: at,
+        description: 'x',
+        version: plain.version + 1,
+      });
+    });
+
+    it('lists operations newest first with filters and pagination, and ends one only once', async () => {
+      const vm = await newVm(DEFAULT_PROJECT);
+      const other = await newVm(DEFAULT_PROJECT);
+      const target = { type: 'vm' as const, id: vm.id, name: vm.name };
+      const created: string[] = [];
+      for (const kind of ['vm.create', 'vm.start', 'vm.stop', 'vm.start'] as const) {
+        created.push(
+          (await store.operations.create({ kind, target, project: DEFAULT_PROJECT })).id,
+        );
+      }
+      const elsewhere = await store.operations.create({
+        kind: 'vm.start',
+        target: { type: 'vm', id: other.id, name: other.name },
+        project: DEFAULT_PROJECT,
+      });
+      await store.operations.update(created[0] ?? '', { status: 'succeeded' });
+
+      const mine = (await store.operations.list({ target: vm.id, limit: 1000 })).items;
+      // Newest first; operations created in one millisecond still come in a stable order.
+      expect(mine.map((op) => op.id).sort()).toEqual([...created].sort());
+      const keys = mine.map((op) => [op.createdAt, op.id] as const);
+      expect([...keys].sort((a, b) => (a[0] === b[0] ? cmp(b[1], a[1]) : cmp(b[0], a[0])))).toEqual(
+        keys,
+      );
+      expect((await store.operations.list({ target: vm.name })).items).toEqual(mine);
+
+      const pages: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.operations.list({ target: vm.id, limit: 3, cursor });
+        pages.push(...page.items.map((op) => op.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      expect(pages).toEqual(mine.map((op) => op.id));
+
+      const starts = await store.operations.list({ target: vm.id, kind: 'vm.start' });
+      expect(starts.items.map((op) => op.kind)).toEqual(['vm.start', 'vm.start']);
+      const done = await store.operations.list({ target: vm.id, status: 'succeeded' });
+      expect(done.items.map((op) => op.id)).toEqual([created[0]]);
+      const all = await store.operations.list({ kind: 'vm.start', limit: 1000 });
+      expect(all.items.map((op) => op.id)).toContain(elsewhere.id);
+      const bad = await store.operations.list({ cursor: '%%' }).catch((e: unknown) => e);
+      expectDomainError(bad, 'VALIDATION_FAILED');
+
+      // Once ended, an operation keeps its outcome against a late writer.
+      const open = created[1] ?? '';
+      const cancelled = await store.operations.update(
+        open,
+        { status: 'cancelled' },
+        { onlyUnfinished: true },
+      );
+      expect(cancelled?.status).toBe('cancelled');
+      const seq = await store.events.lastSeq();
+      expect(
+        await store.operations.update(open, { status: 'succeeded' }, { onlyUnfinished: true }),
+      ).toBeUndefined();
+      expect((await store.operations.get(open))?.status).toBe('cancelled');
+      expect(await store.events.lastSeq()).toBe(seq);
+    });
   });
 }
 

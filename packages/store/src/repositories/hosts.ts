@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Accelerator, Host, HostState } from '@novacron/api';
+import type { Accelerator, Host, HostState, LabelsPatch } from '@novacron/api';
+import { mergeLabels } from '@novacron/domain';
 import {
   appendEvent,
   lockEvents,
@@ -26,12 +27,26 @@ export interface HostRegistration {
   labels?: Record<string, string>;
 }
 
+/** What an operator changes on a host; absent fields keep their value. */
+export interface HostChanges {
+  /** Merged into the labels: a string sets a key, null removes it. */
+  labels?: LabelsPatch;
+  enabled?: boolean;
+  cordoned?: boolean;
+}
+
 export interface HostRepository {
   /** Registers the host by name, or refreshes its facts; a new host starts `ready`. */
   upsert(host: HostRegistration): Promise<Host>;
   list(): Promise<Host[]>;
   get(idOrName: string): Promise<Host | undefined>;
+  /**
+   * Records what the host's liveness says (`ready`, `unreachable`); `disabled` clears the
+   * enabled flag instead, so a disabled host stays disabled whatever its agent reports.
+   */
   setState(id: string, state: HostState): Promise<Host | undefined>;
+  /** Applies an operator's changes; undefined when the host does not exist. */
+  patch(id: string, changes: HostChanges): Promise<Host | undefined>;
   /** Records that the host answered; emits no event (liveness is not a change). */
   recordHeartbeat(id: string, at: Date | string): Promise<Host | undefined>;
 }
@@ -116,10 +131,41 @@ export function createHostRepository(ctx: StoreContext, scope: Scope): HostRepos
       return change(id, (db, at) =>
         db
           .updateTable('hosts')
-          .set((eb) => ({ state, updated_at: at, version: eb('version', '+', 1) }))
+          .set((eb) => ({
+            ...(state === 'disabled' ? { enabled: 0 } : { state }),
+            updated_at: at,
+            version: eb('version', '+', 1),
+          }))
           .where('id', '=', id)
           .executeTakeFirst(),
       );
+    },
+
+    patch(id, changes) {
+      return change(id, async (db, at) => {
+        // Read and write in one transaction: a concurrent label change is not lost.
+        const current = await db
+          .selectFrom('hosts')
+          .select('labels')
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (!current) return { numUpdatedRows: 0n };
+        return db
+          .updateTable('hosts')
+          .set((eb) => ({
+            ...(changes.labels && {
+              labels: JSON.stringify(
+                mergeLabels(parseJson<Record<string, string>>(current.labels), changes.labels),
+              ),
+            }),
+            ...(changes.enabled !== undefined && { enabled: changes.enabled ? 1 : 0 }),
+            ...(changes.cordoned !== undefined && { cordoned: changes.cordoned ? 1 : 0 }),
+            updated_at: at,
+            version: eb('version', '+', 1),
+          }))
+          .where('id', '=', id)
+          .executeTakeFirst();
+      });
     },
 
     recordHeartbeat(id, at) {
@@ -151,13 +197,14 @@ function toHost(row: Selectable<HostsTable>): Host {
     id: row.id,
     name: row.name,
     agentUrl: row.agent_url,
-    state: row.state as HostState,
+    state: row.enabled ? (row.state as HostState) : 'disabled',
     cpus: row.cpus,
     memoryMiB: row.memory_mib,
     accelerator: row.accelerator as Accelerator | null,
     acceleratorReason: row.accelerator_reason,
     qemuVersion: row.qemu_version,
     labels: parseJson<Record<string, string>>(row.labels),
+    cordoned: row.cordoned !== 0,
     lastHeartbeatAt: row.last_heartbeat_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -16,6 +16,7 @@ import {
   type StoreContext,
   type WriteScope,
 } from '../context.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { OperationsTable, Tables } from '../schema.js';
 import { projectIdOf } from './projects.js';
 
@@ -35,10 +36,37 @@ export type OperationChanges = Partial<
   Pick<Operation, 'status' | 'phase' | 'progress' | 'result' | 'error'>
 >;
 
+export interface OperationListFilter {
+  status?: OperationStatus;
+  kind?: OperationKind;
+  /** Id or name of the target. */
+  target?: string;
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface OperationPageResult {
+  items: Operation[];
+  /** Null on the last page. */
+  nextCursor: string | null;
+}
+
 export interface OperationRepository {
   create(operation: NewOperation): Promise<Operation>;
   get(id: string): Promise<Operation | undefined>;
-  update(id: string, changes: OperationChanges): Promise<Operation | undefined>;
+  /** Newest first; the cursor is stable while operations are added. */
+  list(filter?: OperationListFilter): Promise<OperationPageResult>;
+  /**
+   * Applies the changes. With `onlyUnfinished`, changes nothing (and answers undefined) once the
+   * operation has ended, so a late cancel and a finishing worker cannot both write an outcome.
+   */
+  update(
+    id: string,
+    changes: OperationChanges,
+    options?: { onlyUnfinished?: boolean },
+  ): Promise<Operation | undefined>;
   /** Pending and running operations, oldest first: what a new leader resumes or rolls back. */
   listUnfinished(): Promise<Operation[]>;
 }
@@ -95,10 +123,46 @@ export function createOperationRepository(ctx: StoreContext, scope: Scope): Oper
       return row && toOperation(row);
     },
 
-    update(id, changes) {
+    async list(filter = {}) {
+      const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+      let query = selectOperations(scope.db);
+      if (filter.status !== undefined) {
+        query = query.where('operations.status', '=', filter.status);
+      }
+      if (filter.kind !== undefined) query = query.where('operations.kind', '=', filter.kind);
+      const { target } = filter;
+      if (target !== undefined) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('operations.target_id', '=', target),
+            eb('operations.target_name', '=', target),
+          ]),
+        );
+      }
+      if (filter.cursor !== undefined) {
+        const [createdAt, id] = decodeCursor(filter.cursor);
+        query = query.where((eb) =>
+          eb(eb.refTuple('operations.created_at', 'operations.id'), '<', eb.tuple(createdAt, id)),
+        );
+      }
+      // One row more than asked tells whether there is a next page.
+      const rows = await query
+        .orderBy('operations.created_at', 'desc')
+        .orderBy('operations.id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      const items = rows.slice(0, limit).map(toOperation);
+      const last = items.at(-1);
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    },
+
+    update(id, changes, options = {}) {
       return write(ctx, scope, async (w) => {
         await lockEvents(ctx, w);
-        const result = await w.db
+        let query = w.db
           .updateTable('operations')
           .set({
             status: changes.status,
@@ -109,8 +173,9 @@ export function createOperationRepository(ctx: StoreContext, scope: Scope): Oper
             error: changes.error === undefined ? undefined : jsonOrNull(changes.error),
             updated_at: now(ctx),
           })
-          .where('id', '=', id)
-          .executeTakeFirst();
+          .where('id', '=', id);
+        if (options.onlyUnfinished) query = query.where('status', 'in', UNFINISHED);
+        const result = await query.executeTakeFirst();
         if (result.numUpdatedRows === 0n) return undefined;
         return publish(w, 'operation.updated', id);
       });

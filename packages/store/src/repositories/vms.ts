@@ -1,5 +1,5 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { Vm, VmDesiredState, VmState } from '@novacron/api';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { RestartPolicy, Vm, VmDesiredState, VmState } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 import {
   appendEvent,
@@ -10,6 +10,7 @@ import {
   type Scope,
   type StoreContext,
 } from '../context.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { StaleVersionError } from '../errors.js';
 import type { Tables, VmsTable } from '../schema.js';
 import { DEFAULT_PROJECT, projectIdOf } from './projects.js';
@@ -25,6 +26,10 @@ export interface NewVm {
   diskGiB: number;
   kernelArgs?: string;
   labels?: Record<string, string>;
+  /** Default empty. */
+  description?: string;
+  /** Default `never`. */
+  restartPolicy?: RestartPolicy;
   /** Default `creating`. */
   state?: VmState;
   desiredState: VmDesiredState;
@@ -42,6 +47,10 @@ export interface VmChanges {
   kernelArgs?: string;
   labels?: Record<string, string>;
   stateReason?: string | null;
+  description?: string;
+  restartPolicy?: RestartPolicy;
+  restarts?: number;
+  lastRestartAt?: string | null;
 }
 
 export interface VmListFilter {
@@ -50,6 +59,8 @@ export interface VmListFilter {
   state?: VmState;
   /** Host id or name. */
   host?: string;
+  /** Only VMs carrying every one of these labels with exactly this value. */
+  labels?: Record<string, string>;
   /** Default 100, at most 1000. */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -105,6 +116,8 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
             kernel_args: vm.kernelArgs ?? '',
             labels: JSON.stringify(vm.labels ?? {}),
             state_reason: vm.stateReason ?? null,
+            description: vm.description ?? '',
+            restart_policy: vm.restartPolicy ?? 'never',
             version: 1,
             created_at: at,
             updated_at: at,
@@ -151,6 +164,14 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
           eb.or([eb('hosts.id', '=', host), eb('hosts.name', '=', host)]),
         );
       }
+      for (const [key, value] of Object.entries(filter.labels ?? {})) {
+        // Labels are JSON text: each dialect looks inside with its own JSON functions.
+        query = query.where(
+          ctx.dialect === 'postgres'
+            ? sql<boolean>`(vms.labels::jsonb ->> cast(${key} as text)) = cast(${value} as text)`
+            : sql<boolean>`exists (select 1 from json_each(vms.labels) where json_each.key = ${key} and json_each.value = ${value})`,
+        );
+      }
       if (filter.cursor !== undefined) {
         const [createdAt, id] = decodeCursor(filter.cursor);
         query = query.where((eb) =>
@@ -186,6 +207,10 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
             kernel_args: changes.kernelArgs,
             labels: changes.labels && JSON.stringify(changes.labels),
             state_reason: changes.stateReason,
+            description: changes.description,
+            restart_policy: changes.restartPolicy,
+            restarts: changes.restarts,
+            last_restart_at: changes.lastRestartAt,
             version: eb('version', '+', 1),
             updated_at: now(ctx),
           }))
@@ -264,36 +289,19 @@ function toVm(row: VmRow): Vm {
     desiredState: row.desired_state as VmDesiredState,
     host: row.host_name,
     image: row.image_name,
+    imageId: row.image_id,
+    description: row.description,
     cpus: row.cpus,
     memoryMiB: row.memory_mib,
     diskGiB: row.disk_gib,
     kernelArgs: row.kernel_args,
     labels: parseJson<Record<string, string>>(row.labels),
     stateReason: row.state_reason,
+    restartPolicy: row.restart_policy as RestartPolicy,
+    restarts: row.restarts,
+    lastRestartAt: row.last_restart_at,
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-// The cursor is opaque to callers: base64url of the last row's sort key.
-function encodeCursor(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(key) &&
-      key.length === 2 &&
-      typeof key[0] === 'string' &&
-      typeof key[1] === 'string'
-    ) {
-      return [key[0], key[1]];
-    }
-  } catch {
-    // Fall through: any unreadable cursor is the same error to the caller.
-  }
-  throw new DomainError('VALIDATION_FAILED', 'invalid list cursor', { field: 'cursor' });
 }

@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'INVALID_SIZE',
   'UNAUTHENTICATED',
   'INVALID_CREDENTIALS',
+  'JOIN_TOKEN_INVALID',
   'FORBIDDEN',
   'ROUTE_NOT_FOUND',
   'VM_NOT_FOUND',
@@ -17,16 +18,18 @@ export const ERROR_CODES = [
   'IMAGE_NOT_FOUND',
   'PROJECT_NOT_FOUND',
   'OPERATION_NOT_FOUND',
-  'VM_NAME_TAKEN',
   'OPERATION_FINISHED',
   'OPERATION_CANCELLED',
   'INTERRUPTED',
+  'VM_NAME_TAKEN',
+  'HOST_NAME_TAKEN',
   'VM_INVALID_STATE',
   'NO_HOST_FITS',
   'HOST_UNREACHABLE',
   'IMAGE_NOT_READY',
   'AGENT_ERROR',
   'QEMU_FAILED',
+  'IMAGE_CORRUPT',
   'HOST_PREREQUISITE_MISSING',
   'PAYLOAD_TOO_LARGE',
   'RATE_LIMITED',
@@ -61,6 +64,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 400;
     case 'UNAUTHENTICATED':
     case 'INVALID_CREDENTIALS':
+    case 'JOIN_TOKEN_INVALID':
       return 401;
     case 'FORBIDDEN':
       return 403;
@@ -72,25 +76,27 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_NOT_FOUND':
       return 404;
     case 'VM_NAME_TAKEN':
+    case 'HOST_NAME_TAKEN':
     case 'VM_INVALID_STATE':
     case 'IMAGE_NOT_READY':
+    case 'OPERATION_FINISHED':
+    case 'OPERATION_CANCELLED':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
     case 'NO_HOST_FITS':
       return 422;
     case 'RATE_LIMITED':
-    case 'OPERATION_FINISHED':
-    case 'OPERATION_CANCELLED':
       return 429;
     case 'AGENT_ERROR':
     case 'QEMU_FAILED':
+    case 'IMAGE_CORRUPT':
       return 502;
     case 'HOST_UNREACHABLE':
     case 'HOST_PREREQUISITE_MISSING':
+    case 'INTERRUPTED':
       return 503;
     case 'INTERNAL':
       return 500;
   }
 }
-    case 'INTERRUPTED':

@@ -64,3 +64,17 @@ export { Image, ImageKind, ImagePage, ImageStatus } from './image.js';
 export { LoginRequest, LoginResponse } from './auth.js';
 export { Event, EVENT_TYPES, EventType } from './event.js';
 export { AgentHostInfo, AgentVmSpec, AgentVmStateChange, AgentVmStatus } from './agent.js';
+export {
+  ClusterHeartbeat,
+  ClusterHeartbeatReply,
+  ClusterHostFacts,
+  ClusterJoinRequest,
+  ClusterJoinResponse,
+  HostAdd,
+  HostJoinToken,
+  IMAGE_FILE_NAMES,
+  IMAGE_FILES,
+  ImageFileParams,
+  JOIN_TOKEN_PATTERN,
+  type ImageFileName,
+} from './cluster.js';

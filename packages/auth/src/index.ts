@@ -1,6 +1,7 @@
 /**
- * @novacron/auth — passwords (argon2id), access tokens (JWT), refresh tokens. May import only
- * @novacron/api and @novacron/domain from the workspace; the RBAC policy added here stays pure.
+ * @novacron/auth — passwords (argon2id), access tokens (JWT), refresh tokens, and cluster trust:
+ * the cluster CA, certificates, join tokens and mutual-TLS plumbing (docs/adr/0008). May import
+ * only @novacron/api and @novacron/domain from the workspace; the RBAC policy added here stays pure.
  */
 export { hashPassword, verifyPassword } from './passwords.js';
 export {
@@ -12,3 +13,45 @@ export {
   newSigningSecret,
   type AccessClaims,
 } from './tokens.js';
+export {
+  CA_VALIDITY_DAYS,
+  certificateFingerprint,
+  ClusterCa,
+  createCertificateRequest,
+  identityOfCertificate,
+  LEAF_VALIDITY_DAYS,
+  MAX_CERTIFICATE_ADDRESSES,
+  peerIdentityOf,
+  PkiError,
+  SERVER_PEER_NAME,
+  subjectAltNames,
+  verifyCertificate,
+  type CertificateCheck,
+  type PeerIdentity,
+  type PeerRole,
+  type TlsIdentity,
+  type ValidityOptions,
+} from './pki/certificates.js';
+export {
+  identityFiles,
+  loadIdentity,
+  loadOrCreateCa,
+  saveIdentity,
+  writeFileAtomic,
+} from './pki/files.js';
+export {
+  JOIN_TOKEN_TTL_SECONDS,
+  newJoinToken,
+  parseJoinToken,
+  type ParsedJoinToken,
+} from './pki/join-token.js';
+export {
+  clusterAgent,
+  clusterRequest,
+  expectPeer,
+  fetchPinnedCa,
+  peerOfSocket,
+  readText,
+  type ClusterRequestOptions,
+  type ExpectedPeer,
+} from './pki/mtls.js';

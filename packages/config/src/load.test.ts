@@ -21,4 +21,20 @@ describe('loadConfig', () => {
     expect(JSON.stringify(redactConfig(config))).not.toMatch(/hunter2|"t"/);
     expect(() => loadConfig({ NOVACRON_ADMIN_PASSWORD: 'short' })).toThrow(/\[redacted\]/);
   });
+
+  it('has cluster settings: port 8093, hosts unreachable after 15 s, heartbeats every 2 s', () => {
+    expect(loadConfig({})).toMatchObject({
+      clusterPort: 8093,
+      hostTimeoutSeconds: 15,
+      heartbeatIntervalMs: 2000,
+    });
+    expect(
+      loadConfig({
+        NOVACRON_CLUSTER_PORT: '9093',
+        NOVACRON_HOST_TIMEOUT: '3',
+        NOVACRON_HEARTBEAT_INTERVAL_MS: '500',
+      }),
+    ).toMatchObject({ clusterPort: 9093, hostTimeoutSeconds: 3, heartbeatIntervalMs: 500 });
+    expect(() => loadConfig({ NOVACRON_HOST_TIMEOUT: '0' })).toThrow(/NOVACRON_HOST_TIMEOUT/);
+  });
 });

@@ -29,6 +29,9 @@ function defaults(env: Env): Config {
     wsPort: 8091,
     agentHost: '127.0.0.1',
     agentPort: 8094,
+    clusterPort: 8093,
+    hostTimeoutSeconds: 15,
+    heartbeatIntervalMs: 2000,
     agentName:
       hostname()
         .toLowerCase()
@@ -40,7 +43,14 @@ function defaults(env: Env): Config {
   };
 }
 
-const NUMERIC: readonly (keyof Config)[] = ['apiPort', 'wsPort', 'agentPort'];
+const NUMERIC: readonly (keyof Config)[] = [
+  'apiPort',
+  'wsPort',
+  'agentPort',
+  'clusterPort',
+  'hostTimeoutSeconds',
+  'heartbeatIntervalMs',
+];
 
 /**
  * Loads the configuration once: defaults < NOVACRON_* environment < explicit overrides (flags).

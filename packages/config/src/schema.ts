@@ -16,6 +16,12 @@ export const ConfigSchema = Type.Object({
   wsPort: Port,
   agentHost: Type.String(),
   agentPort: Port,
+  /** The server's cluster port: agents join, heartbeat and pull images here (mutual TLS). */
+  clusterPort: Port,
+  /** A host without a heartbeat for this long is marked unreachable and its VMs unknown. */
+  hostTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+  /** How often an agent sends its heartbeat. */
+  heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
   /** Name this machine's agent registers as. */
   agentName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')]),
@@ -39,6 +45,9 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   wsPort: 'NOVACRON_WS_PORT',
   agentHost: 'NOVACRON_AGENT_HOST',
   agentPort: 'NOVACRON_AGENT_PORT',
+  clusterPort: 'NOVACRON_CLUSTER_PORT',
+  hostTimeoutSeconds: 'NOVACRON_HOST_TIMEOUT',
+  heartbeatIntervalMs: 'NOVACRON_HEARTBEAT_INTERVAL_MS',
   agentName: 'NOVACRON_AGENT_NAME',
   accel: 'NOVACRON_ACCEL',
   adminPassword: 'NOVACRON_ADMIN_PASSWORD',

@@ -14,6 +14,7 @@ export type { Repositories } from './repositories/index.js';
 export type { EventQuery, EventRepository } from './repositories/events.js';
 export type { HostChanges, HostRegistration, HostRepository } from './repositories/hosts.js';
 export type { ImageChanges, ImageRepository, NewImage } from './repositories/images.js';
+export type { JoinToken, JoinTokenRepository, NewJoinToken } from './repositories/join-tokens.js';
 export type {
   NewOperation,
   OperationChanges,

@@ -215,5 +215,24 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         }
       },
     },
+
+    // One-time join tokens for hosts (docs/adr/0008-cluster-trust.md); only their hash is kept.
+    '0003_join_tokens': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('join_tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('host_name', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('used_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('join_tokens').execute();
+      },
+    },
   };
 }

@@ -122,6 +122,15 @@ export interface EventsTable {
   data: string;
 }
 
+export interface JoinTokensTable {
+  id: string;
+  token_hash: string;
+  host_name: string;
+  expires_at: string;
+  used_at: string | null;
+  created_at: string;
+}
+
 export interface Tables {
   projects: ProjectsTable;
   users: UsersTable;
@@ -132,4 +141,5 @@ export interface Tables {
   vms: VmsTable;
   operations: OperationsTable;
   events: EventsTable;
+  join_tokens: JoinTokensTable;
 }

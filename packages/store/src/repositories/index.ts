@@ -2,6 +2,7 @@ import type { Scope, StoreContext } from '../context.js';
 import { createEventRepository, type EventRepository } from './events.js';
 import { createHostRepository, type HostRepository } from './hosts.js';
 import { createImageRepository, type ImageRepository } from './images.js';
+import { createJoinTokenRepository, type JoinTokenRepository } from './join-tokens.js';
 import { createOperationRepository, type OperationRepository } from './operations.js';
 import { createProjectRepository, type ProjectRepository } from './projects.js';
 import { createSessionRepository, type SessionRepository } from './sessions.js';
@@ -20,6 +21,7 @@ export interface Repositories {
   readonly vms: VmRepository;
   readonly operations: OperationRepository;
   readonly events: EventRepository;
+  readonly joinTokens: JoinTokenRepository;
 }
 
 export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
@@ -33,5 +35,6 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     vms: createVmRepository(ctx, scope),
     operations: createOperationRepository(ctx, scope),
     events: createEventRepository(scope),
+    joinTokens: createJoinTokenRepository(ctx, scope),
   };
 }

@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'HOST_PREREQUISITE_MISSING',
   'PAYLOAD_TOO_LARGE',
   'RATE_LIMITED',
+  'SLOW_CONSUMER',
   'INTERNAL',
 ] as const;
 
@@ -87,6 +88,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'NO_HOST_FITS':
       return 422;
     case 'RATE_LIMITED':
+    case 'SLOW_CONSUMER':
       return 429;
     case 'AGENT_ERROR':
     case 'QEMU_FAILED':

@@ -62,7 +62,22 @@ export {
 export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
 export { Image, ImageKind, ImagePage, ImageStatus } from './image.js';
 export { LoginRequest, LoginResponse } from './auth.js';
-export { Event, EVENT_TYPES, EventType } from './event.js';
+export {
+  Event,
+  EVENT_STREAM_CLOSE_CODES,
+  EVENT_TYPE_PATTERN,
+  EVENT_TYPES,
+  EventStreamAuth,
+  EventStreamClientMessage,
+  EventStreamError,
+  EventStreamQuery,
+  EventStreamServerMessage,
+  EventStreamSubscribe,
+  EventStreamSubscribed,
+  EventType,
+  EventTypePattern,
+  MAX_EVENT_TYPE_PATTERNS,
+} from './event.js';
 export { AgentHostInfo, AgentVmSpec, AgentVmStateChange, AgentVmStatus } from './agent.js';
 export {
   ClusterHeartbeat,

@@ -3,14 +3,17 @@ import { DomainError } from '@novacron/domain';
 import Fastify from 'fastify';
 import { authenticator } from './authenticate.js';
 import type { ServerApp, ServerDeps } from './deps.js';
-import { handleError } from './errors.js';
+import { handleClientError, handleError } from './errors.js';
 import { registerLogin } from './routes/auth/login.js';
 import { registerHealth } from './routes/health.js';
 import { registerHostGet } from './routes/hosts/get.js';
 import { registerHostList } from './routes/hosts/list.js';
+import { registerHostPatch } from './routes/hosts/patch.js';
 import { registerImageGet } from './routes/images/get.js';
 import { registerImageList } from './routes/images/list.js';
+import { registerOperationCancel } from './routes/operations/cancel.js';
 import { registerOperationGet } from './routes/operations/get.js';
+import { registerOperationList } from './routes/operations/list.js';
 import { registerOperationWait } from './routes/operations/wait.js';
 import { registerVmAction } from './routes/vms/action.js';
 import { registerVmConsoleOutput } from './routes/vms/console-output.js';
@@ -18,6 +21,8 @@ import { registerVmCreate } from './routes/vms/create.js';
 import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
 import { registerVmList } from './routes/vms/list.js';
+import { registerVmPatch } from './routes/vms/patch.js';
+import { strictBodies } from './strict-body.js';
 
 const ROUTES = [
   registerHealth,
@@ -25,25 +30,46 @@ const ROUTES = [
   registerVmCreate,
   registerVmList,
   registerVmGet,
+  registerVmPatch,
   registerVmAction,
   registerVmDelete,
   registerVmConsoleOutput,
   registerHostList,
   registerHostGet,
+  registerHostPatch,
   registerImageList,
   registerImageGet,
+  registerOperationList,
   registerOperationGet,
   registerOperationWait,
+  registerOperationCancel,
 ];
 
+/** Limits on what a client may send; tests pass short ones. */
+export interface AppLimits {
+  /** Largest request body, in bytes (PAYLOAD_TOO_LARGE above it). Default 1 MiB. */
+  bodyLimit?: number;
+  /** Time to receive a whole request, headers and body (REQUEST_TIMEOUT after it). Default 120 s. */
+  requestTimeoutMs?: number;
+  /** Time a connection may stay silent. Default 10 s. */
+  connectionTimeoutMs?: number;
+}
+
 /** The control plane's HTTP application, without `listen` (tests use `inject`). */
-export function buildApp(deps: ServerDeps): ServerApp {
+export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
+  const requestTimeout = limits.requestTimeoutMs ?? 120_000;
   const app = Fastify({
     loggerInstance: deps.logger,
-    bodyLimit: 1024 * 1024,
-    // Slow clients are cut off instead of holding a socket forever.
-    requestTimeout: 120_000,
-    connectionTimeout: 10_000,
+    bodyLimit: limits.bodyLimit ?? 1024 * 1024,
+    // Slow clients are cut off instead of holding a socket forever. Node checks the request
+    // timeout on an interval: keep it well under the timeout, so the cut comes on time.
+    requestTimeout,
+    connectionTimeout: limits.connectionTimeoutMs ?? 10_000,
+    http: {
+      headersTimeout: Math.min(60_000, requestTimeout),
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, requestTimeout / 4)),
+    },
+    clientErrorHandler: handleClientError,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -59,6 +85,7 @@ export function buildApp(deps: ServerDeps): ServerApp {
     ),
   );
   app.addHook('onRequest', authenticator(deps));
+  strictBodies(app);
   for (const register of ROUTES) register(app, deps);
   return app;
 }

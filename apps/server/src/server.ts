@@ -13,6 +13,7 @@ import {
 } from './services/bootstrap.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
+import { Reconciler } from './services/reconciler.js';
 import { VmService } from './services/vms.js';
 
 export interface ServerOptions {
@@ -59,17 +60,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
 
     const operations = new OperationRunner(store, clock, logger);
-    const interrupted = await operations.failInterrupted();
-    if (interrupted > 0)
-      logger.warn({ interrupted }, 'operations interrupted by the last stop marked failed');
     const hosts = new HostService(store, clock, logger);
     const vms = new VmService(store, hosts, operations);
+    const reconciler = new Reconciler(vms, clock, logger);
+    hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
     const deps: ServerDeps = { store, tokens, clock, logger, hosts, operations, vms };
     const app = buildApp(deps);
     await app.listen({ host: config.apiHost, port: config.apiPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.apiPort;
     hosts.startMonitor(options.hostPollMs ?? 2000);
+    // Operations a previous process left unfinished: resumed or rolled back from their phase.
+    const recovered = await operations.recover(vms.recoveryPlans());
+    if (recovered.resumed + recovered.rolledBack > 0) {
+      logger.warn(recovered, 'operations interrupted by the last stop resumed or rolled back');
+    }
 
     return {
       url: `http://${config.apiHost}:${port}`,
@@ -82,6 +87,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       registerHost: (agentUrl) => hosts.register(agentUrl),
       close: async () => {
         await hosts.stopMonitor();
+        await reconciler.close();
         await app.close();
         await operations.close();
         await store.close();

@@ -13,13 +13,17 @@ export type IdOrNameParams = Static<typeof IdOrNameParams>;
 
 export const Timestamp = Type.String({ format: 'date-time' });
 
-export const Labels = Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 63 }));
+// A record's key type does not reach JSON Schema (it becomes `patternProperties`): the key
+// bounds are spelled as `propertyNames`, so validators enforce them.
+const LABEL_BOUNDS = { propertyNames: { minLength: 1, maxLength: 63 }, maxProperties: 64 };
+
+export const Labels = Type.Record(Type.String(), Type.String({ maxLength: 63 }), LABEL_BOUNDS);
 
 /** A change to labels (JSON merge patch): a string sets the key, null removes it. */
 export const LabelsPatch = Type.Record(
-  Type.String({ maxLength: 63 }),
+  Type.String(),
   Type.Union([Type.String({ maxLength: 63 }), Type.Null()]),
-  { maxProperties: 64 },
+  LABEL_BOUNDS,
 );
 export type LabelsPatch = Static<typeof LabelsPatch>;
 

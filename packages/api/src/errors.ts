@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   'IMAGE_CORRUPT',
   'HOST_PREREQUISITE_MISSING',
   'PAYLOAD_TOO_LARGE',
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
   'RATE_LIMITED',
   'SLOW_CONSUMER',
   'INTERNAL',
@@ -83,8 +85,12 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_FINISHED':
     case 'OPERATION_CANCELLED':
       return 409;
+    case 'REQUEST_TIMEOUT':
+      return 408;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
+    case 'HEADERS_TOO_LARGE':
+      return 431;
     case 'NO_HOST_FITS':
       return 422;
     case 'RATE_LIMITED':

@@ -1,4 +1,4 @@
-import type { AgentVmStatus, Host } from '@novacron/api';
+import type { AgentVmStatus, Host, Vm } from '@novacron/api';
 import { DomainError, type Clock } from '@novacron/domain';
 import type { Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
@@ -15,6 +15,10 @@ export class HostService {
   private readonly agents = new Map<string, AgentPort>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  /** Told of every observation of a VM, for reconciliation (services/reconciler.ts). */
+  onObserved:
+    | ((vm: Vm, observed: { state: Vm['state']; reason: string | null }) => void)
+    | undefined;
 
   constructor(
     private readonly store: Store,
@@ -114,6 +118,7 @@ export class HostService {
     for (const vm of page.items) {
       if (TRANSITIONAL.has(vm.state)) continue;
       const { state, reason } = observe(vm.id);
+      this.onObserved?.(vm, { state, reason });
       if (vm.state === state && vm.stateReason === reason) continue;
       try {
         await this.store.vms.update(vm.id, { state, stateReason: reason }, vm.version);

@@ -4,7 +4,7 @@ import {
   type Operation,
   type OperationKind,
 } from '@novacron/api';
-import type { Clock } from '@novacron/domain';
+import { DomainError, type Clock } from '@novacron/domain';
 import type { Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
 import { toDomainError } from '../errors.js';
@@ -12,6 +12,11 @@ import { toDomainError } from '../errors.js';
 export interface OperationContext {
   /** Records the step the operation is in, so progress is visible and a restart knows where it was. */
   phase(name: string, progress: number): Promise<void>;
+  /**
+   * Aborted when a user cancels the operation. The work checks it between phases, undoes what it
+   * did, and throws `cancelled()`; work that never checks simply finishes.
+   */
+  readonly signal: AbortSignal;
 }
 
 export type OperationWork = (context: OperationContext) => Promise<Record<string, unknown> | null>;
@@ -24,11 +29,26 @@ export interface OperationTarget {
 }
 
 /**
+ * What a restarted server does with an operation it finds unfinished: run the work again from the
+ * recorded phase (its agent calls are idempotent), or undo what the operation had recorded and end
+ * it `failed` with INTERRUPTED. `undo` answers one line saying what it undid.
+ */
+export type Recovery = { resume: OperationWork } | { rollback: () => Promise<string> };
+
+/** Chooses the recovery of one unfinished operation, from its kind and recorded phase. */
+export type RecoveryPlan = (operation: Operation) => Promise<Recovery>;
+
+/** Thrown by work that stopped because it was cancelled, once it has rolled back. */
+export function cancelled(what: string): DomainError {
+  return new DomainError('OPERATION_CANCELLED', `cancelled: ${what}`);
+}
+
+/**
  * Runs long work as persisted Operations (Incus style): the caller gets the operation at once
  * (HTTP 202); the work goes on in the background and records its phase, result or error.
  */
 export class OperationRunner {
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, { run: Promise<void>; abort: AbortController }>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly unsubscribe: () => void;
 
@@ -58,43 +78,45 @@ export class OperationRunner {
       target: { type: target.type, id: target.id, name: target.name },
       project: target.project,
     });
-    const run = this.run(operation.id, work).finally(() => this.inFlight.delete(run));
-    this.inFlight.add(run);
+    this.launch(operation.id, work);
     return operation;
   }
 
-  private async run(id: string, work: OperationWork): Promise<void> {
-    const context: OperationContext = {
-      phase: async (phase, progress) => {
-        await this.store.operations.update(id, { phase, progress });
-      },
-    };
-    try {
-      const result = await work(context);
-      await this.store.operations.update(id, {
-        status: 'succeeded',
-        phase: 'done',
-        progress: 100,
-        result,
-      });
-    } catch (error) {
-      const domainError = toDomainError(error);
-      if (domainError.code === 'INTERNAL')
-        this.logger.error({ err: error, operation: id }, 'operation failed');
-      const detail: ErrorDetail = {
-        code: domainError.code,
-        message: domainError.message,
-        details: domainError.details,
-      };
-      await this.store.operations
-        .update(id, { status: 'failed', error: detail })
-        .catch((e: unknown) => {
-          this.logger.error(
-            { err: e, operation: id },
-            'could not record the failure of an operation',
-          );
-        });
+  /** True while this process runs the operation's work. */
+  isRunning(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
+  /**
+   * Asks a running operation to stop and roll back. Answers the operation as it stands: it ends
+   * `cancelled` once its work has undone what it did, or `succeeded` if it finished first.
+   * OPERATION_NOT_FOUND, or OPERATION_FINISHED when it had already ended.
+   */
+  async cancel(id: string): Promise<Operation> {
+    const operation = await this.store.operations.get(id);
+    if (operation === undefined) {
+      throw new DomainError('OPERATION_NOT_FOUND', `operation '${id}' not found`);
     }
+    if (TERMINAL_OPERATION_STATUSES.includes(operation.status)) {
+      throw new DomainError(
+        'OPERATION_FINISHED',
+        `operation ${id} (${operation.kind}) already ended ${operation.status}`,
+        { operation: id, status: operation.status },
+      );
+    }
+    const running = this.inFlight.get(id);
+    if (running !== undefined) {
+      running.abort.abort();
+      return operation;
+    }
+    // Nobody runs it (its server stopped before recovery): nothing to undo but the record.
+    const ended = await this.store.operations.update(
+      id,
+      { status: 'cancelled', error: errorDetail(cancelled(`phase '${operation.phase}'`)) },
+      { onlyUnfinished: true },
+    );
+    if (ended === undefined) return this.cancel(id);
+    return ended;
   }
 
   /** The operation once it has ended, or as it stands when `timeoutMs` has passed. */
@@ -124,26 +146,119 @@ export class OperationRunner {
   }
 
   /**
-   * Operations left unfinished by a previous server process end as failed with the reason, so
-   * nobody waits forever. (Resuming from the recorded phase comes with the control-plane issue.)
+   * Resumes or rolls back every operation a previous server process left unfinished, as `plans`
+   * says for its kind; a kind without a plan ends failed with INTERRUPTED. Rollbacks are done when
+   * this returns; resumed work goes on in the background like any other operation.
    */
-  async failInterrupted(): Promise<number> {
-    const unfinished = await this.store.operations.listUnfinished();
-    for (const operation of unfinished) {
-      await this.store.operations.update(operation.id, {
-        status: 'failed',
-        error: {
-          code: 'INTERNAL',
-          message: `the server stopped while this operation was in phase '${operation.phase}'`,
-        },
-      });
+  async recover(
+    plans: Partial<Record<OperationKind, RecoveryPlan>>,
+  ): Promise<{ resumed: number; rolledBack: number }> {
+    let resumed = 0;
+    let rolledBack = 0;
+    for (const operation of await this.store.operations.listUnfinished()) {
+      if (this.inFlight.has(operation.id)) continue;
+      const interrupted = `the server stopped while this operation was in phase '${operation.phase}'`;
+      const plan = plans[operation.kind];
+      let recovery: Recovery;
+      try {
+        recovery =
+          plan === undefined
+            ? { rollback: () => Promise.resolve('nothing') }
+            : await plan(operation);
+      } catch (error) {
+        await this.finish(operation.id, 'failed', interruptedError(interrupted, error));
+        rolledBack += 1;
+        continue;
+      }
+      if ('resume' in recovery) {
+        this.logger.info(
+          { operation: operation.id, kind: operation.kind, phase: operation.phase },
+          'resuming an operation interrupted by the last stop',
+        );
+        this.launch(operation.id, recovery.resume);
+        resumed += 1;
+        continue;
+      }
+      let error: ErrorDetail;
+      try {
+        const undone = await recovery.rollback();
+        error = { code: 'INTERRUPTED', message: `${interrupted}; rolled back: ${undone}` };
+      } catch (rollbackError) {
+        error = interruptedError(`${interrupted}; rolling back failed`, rollbackError);
+      }
+      this.logger.warn(
+        { operation: operation.id, kind: operation.kind, phase: operation.phase },
+        error.message,
+      );
+      await this.finish(operation.id, 'failed', error);
+      rolledBack += 1;
     }
-    return unfinished.length;
+    return { resumed, rolledBack };
   }
 
   /** Waits for the operations in flight, then stops listening. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight.values()].map((entry) => entry.run));
     this.unsubscribe();
   }
+
+  private launch(id: string, work: OperationWork): void {
+    const abort = new AbortController();
+    const run = this.run(id, work, abort.signal).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, { run, abort });
+  }
+
+  private async run(id: string, work: OperationWork, signal: AbortSignal): Promise<void> {
+    const context: OperationContext = {
+      signal,
+      phase: async (phase, progress) => {
+        await this.store.operations.update(id, { phase, progress }, { onlyUnfinished: true });
+      },
+    };
+    try {
+      const result = await work(context);
+      await this.finish(id, 'succeeded', undefined, result);
+    } catch (error) {
+      const domainError = toDomainError(error);
+      if (domainError.code === 'INTERNAL')
+        this.logger.error({ err: error, operation: id }, 'operation failed');
+      const status = domainError.code === 'OPERATION_CANCELLED' ? 'cancelled' : 'failed';
+      await this.finish(id, status, errorDetail(domainError));
+    }
+  }
+
+  private async finish(
+    id: string,
+    status: 'succeeded' | 'failed' | 'cancelled',
+    error?: ErrorDetail,
+    result?: Record<string, unknown> | null,
+  ): Promise<void> {
+    await this.store.operations
+      .update(
+        id,
+        status === 'succeeded'
+          ? { status, phase: 'done', progress: 100, result: result ?? null }
+          : { status, error: error ?? null },
+        { onlyUnfinished: true },
+      )
+      .catch((e: unknown) => {
+        this.logger.error(
+          { err: e, operation: id },
+          `could not record that an operation ${status}`,
+        );
+      });
+  }
+}
+
+function errorDetail(error: DomainError): ErrorDetail {
+  return { code: error.code, message: error.message, details: error.details };
+}
+
+function interruptedError(message: string, cause: unknown): ErrorDetail {
+  const reason = toDomainError(cause);
+  return {
+    code: 'INTERRUPTED',
+    message: `${message}: ${reason.code === 'INTERNAL' && cause instanceof Error ? cause.message : reason.message}`,
+    details: { cause: reason.code },
+  };
 }

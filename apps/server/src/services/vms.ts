@@ -4,18 +4,56 @@ import type {
   Host,
   Image,
   Operation,
+  OperationKind,
   Vm,
   VmAction,
   VmCreate,
+  VmPatch,
 } from '@novacron/api';
-import { assertActionAllowed, assertValidName, DomainError, targetStateOf } from '@novacron/domain';
-import { DEFAULT_PROJECT, type Store } from '@novacron/store';
+import {
+  assertActionAllowed,
+  assertValidName,
+  DomainError,
+  mergeLabels,
+  targetStateOf,
+} from '@novacron/domain';
+import { DEFAULT_PROJECT, isStaleVersionError, type Store, type VmChanges } from '@novacron/store';
+import type { AgentPort } from '../agents/agent-client.js';
 import type { HostService } from './hosts.js';
-import type { OperationRunner } from './operations.js';
+import {
+  cancelled,
+  type OperationContext,
+  type OperationRunner,
+  type Recovery,
+  type RecoveryPlan,
+} from './operations.js';
 
 /** Machine type fixed per VM at creation so that it stays migratable across QEMU upgrades. */
 export const DEFAULT_MACHINE_TYPE = 'pc-q35-7.2';
 const DEFAULTS = { cpus: 1, memoryMiB: 256, diskGiB: 1 };
+/** Re-reads of a VM that changed under a patch or an action before giving up. */
+const PATCH_ATTEMPTS = 5;
+
+type VmOperationKind = Extract<OperationKind, `vm.${string}`>;
+
+/**
+ * What a restarted server does with a VM operation it finds unfinished, by kind and recorded
+ * phase. In `started` the agent was not asked yet: undo the record. In the phase named after the
+ * agent call: ask again (PUT ensure and state changes are idempotent), except a reboot, which must
+ * not happen twice. Any other phase (e.g. `rolling back`) rolls back.
+ */
+export const VM_RECOVERY: Record<
+  VmOperationKind,
+  Readonly<Record<string, 'resume' | 'rollback'>>
+> = {
+  'vm.create': { started: 'rollback', provisioning: 'resume' },
+  'vm.start': { started: 'rollback', start: 'resume' },
+  'vm.stop': { started: 'rollback', stop: 'resume' },
+  'vm.reboot': { started: 'rollback', reboot: 'rollback' },
+  'vm.pause': { started: 'rollback', pause: 'resume' },
+  'vm.resume': { started: 'rollback', resume: 'resume' },
+  'vm.delete': { started: 'rollback', 'removing from host': 'resume' },
+};
 
 /** The VM use cases: validate, record, hand the work to an operation that drives the agent. */
 export class VmService {
@@ -70,61 +108,82 @@ export class VmService {
       ...size,
       kernelArgs: input.kernelArgs ?? '',
       labels: input.labels ?? {},
+      description: input.description ?? '',
+      restartPolicy: input.restartPolicy ?? 'never',
     });
-    return this.operations.start('vm.create', target(vm), async (context) => {
-      try {
-        await context.phase('provisioning', 10);
-        const { agent } = await this.hosts.agentOf(host.id);
-        const status = await agent.ensureVm(specOf(vm, image));
-        await this.observe(vm.id, status);
-        return { vm: vm.id, state: status.state };
-      } catch (error) {
-        await this.markError(vm.id, error);
-        throw error;
+    return this.operations.start('vm.create', target(vm), (context) =>
+      this.createWork(vm.id, context),
+    );
+  }
+
+  /**
+   * Changes what a user may change. `cpus` and `memoryMiB` only while the VM is stopped (the host
+   * gets the new spec at the next start); labels merge.
+   */
+  async patch(idOrName: string, patch: VmPatch, project?: string): Promise<Vm> {
+    for (let attempt = 1; ; attempt++) {
+      const vm = await this.get(idOrName, project);
+      const resize = patch.cpus !== undefined || patch.memoryMiB !== undefined;
+      if (resize && vm.state !== 'stopped') {
+        throw new DomainError(
+          'VM_INVALID_STATE',
+          `cannot change the size of VM '${vm.name}' while it is ${vm.state}: stop it first`,
+          { state: vm.state, allowed: ['stopped'] },
+        );
       }
-    });
+      if (resize && vm.host !== null) {
+        await this.assertFits(vm.host, {
+          cpus: patch.cpus ?? vm.cpus,
+          memoryMiB: patch.memoryMiB ?? vm.memoryMiB,
+        });
+      }
+      const changes: VmChanges = {
+        ...(patch.labels === undefined ? {} : { labels: mergeLabels(vm.labels, patch.labels) }),
+        ...(patch.description === undefined ? {} : { description: patch.description }),
+        ...(patch.restartPolicy === undefined ? {} : { restartPolicy: patch.restartPolicy }),
+        ...(patch.cpus === undefined ? {} : { cpus: patch.cpus }),
+        ...(patch.memoryMiB === undefined ? {} : { memoryMiB: patch.memoryMiB }),
+      };
+      if (Object.keys(changes).length === 0) return vm;
+      try {
+        const updated = await this.store.vms.update(vm.id, changes, vm.version);
+        if (updated === undefined) return this.get(vm.id);
+        return updated;
+      } catch (error) {
+        // Someone else wrote the VM in between (an observation, an action): decide again.
+        if (!isStaleVersionError(error) || attempt >= PATCH_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async act(idOrName: string, request: VmAction, project?: string): Promise<Operation> {
-    const vm = await this.get(idOrName, project);
-    assertActionAllowed(request.action, vm.state);
-    const { agent } = await this.agentFor(vm);
-    const desiredState =
-      request.action === 'stop'
-        ? 'stopped'
-        : request.action === 'start'
-          ? 'running'
-          : vm.desiredState;
-    const transitional =
-      request.action === 'start' ? 'starting' : request.action === 'stop' ? 'stopping' : vm.state;
-    await this.store.vms.update(
-      vm.id,
-      { state: transitional, desiredState, stateReason: null },
-      vm.version,
-    );
-    return this.operations.start(`vm.${request.action}`, target(vm), async (context) => {
-      await context.phase(request.action, 10);
+    for (let attempt = 1; ; attempt++) {
       try {
-        const status = await agent.changeState(vm.id, {
-          action: request.action,
-          ...(request.force === undefined ? {} : { force: request.force }),
-          ...(request.timeoutSeconds === undefined
-            ? {}
-            : { timeoutSeconds: request.timeoutSeconds }),
-        });
-        await this.observe(vm.id, status);
-        return { vm: vm.id, state: status.state, expected: targetStateOf(request.action) };
+        return await this.actOn(await this.get(idOrName, project), request);
       } catch (error) {
-        // The agent knows best what became of the guest; fall back to error with the reason.
-        const status = await agent.listVms().then(
-          (all) => all.find((s) => s.id === vm.id),
-          () => undefined,
-        );
-        if (status === undefined) await this.markError(vm.id, error);
-        else await this.observe(vm.id, status);
-        throw error;
+        // An observation landed between our read and our write: look again.
+        if (!isStaleVersionError(error) || attempt >= PATCH_ATTEMPTS) throw error;
       }
-    });
+    }
+  }
+
+  /**
+   * Restarts a VM whose QEMU ended while it should run (reconciliation), as a `vm.start`
+   * operation, and counts the restart on the VM. Undefined when the VM is gone or no longer
+   * stopped or in error (a user acted meanwhile).
+   */
+  async restart(vmId: string, at: Date): Promise<Operation | undefined> {
+    const vm = await this.store.vms.get(undefined, vmId);
+    if (vm === undefined || vm.desiredState !== 'running') return undefined;
+    if (vm.state !== 'stopped' && vm.state !== 'error') return undefined;
+    return this.actOn(
+      vm,
+      { action: 'start' },
+      {
+        restarts: vm.restarts + 1,
+        lastRestartAt: at.toISOString(),
+      },
+    );
   }
 
   async delete(
@@ -147,17 +206,9 @@ export class VmService {
     }
     const { agent } = await this.agentFor(vm);
     await this.store.vms.update(vm.id, { state: 'deleting' }, vm.version);
-    return this.operations.start('vm.delete', target(vm), async (context) => {
-      await context.phase('removing from host', 20);
-      try {
-        await agent.deleteVm(vm.id);
-      } catch (error) {
-        await this.markError(vm.id, error);
-        throw error;
-      }
-      await this.store.vms.delete(vm.id);
-      return { vm: vm.id };
-    });
+    return this.operations.start('vm.delete', target(vm), (context) =>
+      this.deleteWork(vm, agent, context),
+    );
   }
 
   async consoleOutput(
@@ -170,6 +221,224 @@ export class VmService {
     return agent.consoleOutput(vm.id, tailBytes);
   }
 
+  /** The recovery of each VM operation kind after a server restart (see VM_RECOVERY). */
+  recoveryPlans(): Record<VmOperationKind, RecoveryPlan> {
+    const plan =
+      (kind: VmOperationKind): RecoveryPlan =>
+      async (operation) => {
+        const vm = await this.store.vms.get(undefined, operation.target.id);
+        const decision = VM_RECOVERY[kind][operation.phase] ?? 'rollback';
+        if (vm === undefined) {
+          // Nothing left to drive: a create's row is gone, a delete got to its end.
+          return kind === 'vm.delete' && decision === 'resume'
+            ? { resume: () => Promise.resolve({ vm: operation.target.id }) }
+            : { rollback: () => Promise.resolve('the VM no longer exists') };
+        }
+        return decision === 'resume'
+          ? this.resumeOf(kind, vm)
+          : this.rollbackOf(kind, vm, operation.phase);
+      };
+    return {
+      'vm.create': plan('vm.create'),
+      'vm.start': plan('vm.start'),
+      'vm.stop': plan('vm.stop'),
+      'vm.reboot': plan('vm.reboot'),
+      'vm.pause': plan('vm.pause'),
+      'vm.resume': plan('vm.resume'),
+      'vm.delete': plan('vm.delete'),
+    };
+  }
+
+  private async resumeOf(kind: VmOperationKind, vm: Vm): Promise<Recovery> {
+    if (kind === 'vm.create') return { resume: (context) => this.createWork(vm.id, context) };
+    const { agent } = await this.agentFor(vm);
+    if (kind === 'vm.delete') return { resume: (context) => this.deleteWork(vm, agent, context) };
+    const action = kind.slice('vm.'.length) as VmAction['action'];
+    return { resume: (context) => this.actionWork(vm, { action }, agent, context) };
+  }
+
+  private rollbackOf(kind: VmOperationKind, vm: Vm, phase: string): Recovery {
+    if (kind === 'vm.create') {
+      // Never sent to a host, or being undone: the record goes, and the host forgets the VM.
+      return {
+        rollback: async () => {
+          if (phase !== 'started' && vm.host !== null) {
+            const { agent } = await this.hosts.agentOf(vm.host);
+            await agent.deleteVm(vm.id);
+          }
+          await this.store.vms.delete(vm.id);
+          return `VM ${vm.name} removed`;
+        },
+      };
+    }
+    return {
+      rollback: async () => {
+        const status = await this.resync(vm);
+        return `VM ${vm.name} is ${status?.state ?? 'unknown'}, as its host reports`;
+      },
+    };
+  }
+
+  private async actOn(vm: Vm, request: VmAction, extra: VmChanges = {}): Promise<Operation> {
+    assertActionAllowed(request.action, vm.state);
+    const { agent } = await this.agentFor(vm);
+    const desiredState =
+      request.action === 'stop'
+        ? 'stopped'
+        : request.action === 'start'
+          ? 'running'
+          : vm.desiredState;
+    const transitional =
+      request.action === 'start' ? 'starting' : request.action === 'stop' ? 'stopping' : vm.state;
+    const updated =
+      (await this.store.vms.update(
+        vm.id,
+        { state: transitional, desiredState, stateReason: null, ...extra },
+        vm.version,
+      )) ?? vm;
+    return this.operations.start(`vm.${request.action}`, target(vm), (context) =>
+      this.actionWork(updated, request, agent, context),
+    );
+  }
+
+  private async createWork(
+    vmId: string,
+    context: OperationContext,
+  ): Promise<Record<string, unknown>> {
+    const vm = await this.get(vmId);
+    if (context.signal.aborted) {
+      await this.store.vms.delete(vm.id);
+      throw cancelled('the VM was never sent to a host; its record is removed');
+    }
+    if (vm.host === null) throw new DomainError('VM_INVALID_STATE', `VM '${vm.name}' has no host`);
+    let agent: AgentPort;
+    try {
+      await context.phase('provisioning', 10);
+      agent = (await this.hosts.agentOf(vm.host)).agent;
+      const status = await agent.ensureVm(specOf(vm, await this.imageOf(vm)));
+      await this.observe(vm.id, status);
+      if (!context.signal.aborted) return { vm: vm.id, state: status.state };
+    } catch (error) {
+      await this.markError(vm.id, error);
+      throw error;
+    }
+    await context.phase('rolling back', 90);
+    await agent.deleteVm(vm.id);
+    await this.store.vms.delete(vm.id);
+    throw cancelled(`VM ${vm.name} removed from host ${vm.host}`);
+  }
+
+  /**
+   * Drives one action on the agent. Start sends the whole spec (PUT ensure), so a size changed
+   * while the VM was stopped takes effect. A cancelled start or stop undoes itself.
+   */
+  private async actionWork(
+    vm: Vm,
+    request: VmAction,
+    agent: AgentPort,
+    context: OperationContext,
+  ): Promise<Record<string, unknown>> {
+    const undoable = request.action === 'start' || request.action === 'stop';
+    if (undoable && context.signal.aborted) {
+      const status = await this.resync(vm);
+      throw cancelled(`the host was not asked; VM ${vm.name} is ${status?.state ?? 'unknown'}`);
+    }
+    await context.phase(request.action, 10);
+    let status: AgentVmStatus;
+    try {
+      status =
+        request.action === 'start'
+          ? await agent.ensureVm(specOf({ ...vm, desiredState: 'running' }, await this.imageOf(vm)))
+          : await agent.changeState(vm.id, {
+              action: request.action,
+              ...(request.force === undefined ? {} : { force: request.force }),
+              ...(request.timeoutSeconds === undefined
+                ? {}
+                : { timeoutSeconds: request.timeoutSeconds }),
+            });
+      await this.observe(vm.id, status);
+    } catch (error) {
+      // The agent knows best what became of the guest; fall back to error with the reason.
+      const observed = await agent.listVms().then(
+        (all) => all.find((s) => s.id === vm.id),
+        () => undefined,
+      );
+      if (observed === undefined) await this.markError(vm.id, error);
+      else await this.observe(vm.id, observed);
+      throw error;
+    }
+    if (undoable && context.signal.aborted) {
+      await context.phase('rolling back', 90);
+      const undone =
+        request.action === 'start'
+          ? await agent.changeState(vm.id, { action: 'stop', force: true })
+          : await agent.ensureVm(
+              specOf({ ...vm, desiredState: 'running' }, await this.imageOf(vm)),
+            );
+      await this.store.vms.update(vm.id, {
+        state: undone.state,
+        stateReason: undone.reason,
+        desiredState: request.action === 'start' ? 'stopped' : 'running',
+      });
+      throw cancelled(`VM ${vm.name} is ${undone.state} again`);
+    }
+    return { vm: vm.id, state: status.state, expected: targetStateOf(request.action) };
+  }
+
+  private async deleteWork(
+    vm: Vm,
+    agent: AgentPort,
+    context: OperationContext,
+  ): Promise<Record<string, unknown>> {
+    await context.phase('removing from host', 20);
+    try {
+      await agent.deleteVm(vm.id);
+    } catch (error) {
+      await this.markError(vm.id, error);
+      throw error;
+    }
+    await this.store.vms.delete(vm.id);
+    return { vm: vm.id };
+  }
+
+  /**
+   * Records what the host reports of the VM, and makes that what is wanted: used when an action
+   * is undone before it reached the host. Undefined (VM marked unknown) when the host is silent.
+   */
+  private async resync(vm: Vm): Promise<AgentVmStatus | undefined> {
+    let status: AgentVmStatus | undefined;
+    try {
+      const { agent } = await this.agentFor(vm);
+      status = (await agent.listVms()).find((s) => s.id === vm.id);
+    } catch {
+      status = undefined;
+    }
+    if (status === undefined) {
+      await this.store.vms.update(vm.id, {
+        state: 'unknown',
+        stateReason: 'its host did not report it after an interrupted operation',
+      });
+      return undefined;
+    }
+    const running = status.state === 'running' || status.state === 'paused';
+    await this.store.vms.update(vm.id, {
+      state: status.state,
+      stateReason: status.reason,
+      desiredState: running ? 'running' : 'stopped',
+    });
+    return status;
+  }
+
+  private async imageOf(vm: Vm): Promise<Image> {
+    const image = await this.store.images.get(vm.project, vm.imageId);
+    if (image === undefined) {
+      throw new DomainError('IMAGE_NOT_FOUND', `image '${vm.image}' of VM '${vm.name}' is gone`, {
+        image: vm.image,
+      });
+    }
+    return image;
+  }
+
   private async agentFor(vm: Vm) {
     if (vm.host === null) {
       throw new DomainError('VM_INVALID_STATE', `VM '${vm.name}' is not placed on a host`);
@@ -177,7 +446,10 @@ export class VmService {
     return this.hosts.agentOf(vm.host);
   }
 
-  /** Until the scheduler issue: the requested host, or the ready host with the most memory. */
+  /**
+   * Until the scheduler issue: the requested host, or the ready host with the most memory. A
+   * disabled or cordoned host takes no new VM; NO_HOST_FITS says why each host was passed over.
+   */
   private async place(
     size: { cpus: number; memoryMiB: number },
     requested?: string,
@@ -186,12 +458,9 @@ export class VmService {
       requested === undefined ? await this.store.hosts.list() : [await this.requireHost(requested)];
     const reasons: Record<string, string> = {};
     const fits = candidates.filter((host) => {
-      if (host.state !== 'ready') reasons[host.name] = `host is ${host.state}`;
-      else if (size.cpus > host.cpus)
-        reasons[host.name] = `${size.cpus} vCPUs asked, host has ${host.cpus}`;
-      else if (size.memoryMiB > host.memoryMiB) {
-        reasons[host.name] = `${size.memoryMiB} MiB asked, host has ${host.memoryMiB} MiB`;
-      } else return true;
+      const why = unfitReason(host, size);
+      if (why === undefined) return true;
+      reasons[host.name] = why;
       return false;
     });
     const best = fits.sort((a, b) => b.memoryMiB - a.memoryMiB)[0];
@@ -210,6 +479,20 @@ export class VmService {
     return best;
   }
 
+  /** A resize must still fit the VM's host; whether the host takes new VMs does not matter. */
+  private async assertFits(
+    hostIdOrName: string,
+    size: { cpus: number; memoryMiB: number },
+  ): Promise<void> {
+    const host = await this.requireHost(hostIdOrName);
+    const why = sizeReason(host, size);
+    if (why !== undefined) {
+      throw new DomainError('NO_HOST_FITS', `the VM would not fit host ${host.name}: ${why}`, {
+        hosts: { [host.name]: why },
+      });
+    }
+  }
+
   private async requireHost(idOrName: string): Promise<Host> {
     const host = await this.store.hosts.get(idOrName);
     if (host === undefined) throw new DomainError('HOST_NOT_FOUND', `host '${idOrName}' not found`);
@@ -226,6 +509,21 @@ export class VmService {
       .update(vmId, { state: 'error', stateReason: message })
       .catch(() => undefined);
   }
+}
+
+/** Why `host` takes no new VM of this size, or undefined when it does. */
+function unfitReason(host: Host, size: { cpus: number; memoryMiB: number }): string | undefined {
+  if (host.state !== 'ready') return `host is ${host.state}`;
+  if (host.cordoned) return 'host is cordoned';
+  return sizeReason(host, size);
+}
+
+function sizeReason(host: Host, size: { cpus: number; memoryMiB: number }): string | undefined {
+  if (size.cpus > host.cpus) return `${size.cpus} vCPUs asked, host has ${host.cpus}`;
+  if (size.memoryMiB > host.memoryMiB) {
+    return `${size.memoryMiB} MiB asked, host has ${host.memoryMiB} MiB`;
+  }
+  return undefined;
 }
 
 function target(vm: Vm) {

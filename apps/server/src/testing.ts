@@ -1,0 +1,199 @@
+import type { AgentVmSpec, AgentVmStateChange, AgentVmStatus } from '@novacron/api';
+import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
+import { openSqliteTestStore, systemClock, type Store, type TestStore } from '@novacron/store';
+import { createLogger } from '@novacron/telemetry';
+import type { AgentPort } from './agents/agent-client.js';
+import { buildApp, type AppLimits } from './app.js';
+import type { ServerApp } from './deps.js';
+import { HostService } from './services/hosts.js';
+import { OperationRunner } from './services/operations.js';
+import { VmService } from './services/vms.js';
+
+// Unit-test support for the layers above the agent: a fake agent and an app on a SQLite store.
+// Never used on a user path.
+
+/** A stand-in for one host's agent: records what it is asked; `hold` blocks calls until released. */
+export class FakeAgent implements AgentPort {
+  readonly calls: string[] = [];
+  readonly specs = new Map<string, AgentVmSpec>();
+  readonly vms = new Map<string, AgentVmStatus>();
+  private held: { promise: Promise<void>; release: () => void } | undefined;
+  /** Resolves when a call reaches the agent while it is held. */
+  private arrived: (() => void) | undefined;
+
+  constructor(readonly name = 'h1') {}
+
+  /** Makes every later call wait until `release()`; resolves once a call is waiting. */
+  hold(): Promise<void> {
+    let release = () => {};
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.held = { promise, release };
+    return new Promise((resolve) => (this.arrived = resolve));
+  }
+
+  release(): void {
+    const held = this.held;
+    this.held = undefined;
+    held?.release();
+  }
+
+  hostInfo() {
+    return Promise.resolve({
+      name: this.name,
+      cpus: 2,
+      memoryMiB: 4096,
+      accelerator: 'tcg' as const,
+      acceleratorReason: 'no /dev/kvm',
+      qemuVersion: '7.2.0',
+    });
+  }
+
+  listVms() {
+    return Promise.resolve([...this.vms.values()]);
+  }
+
+  async ensureVm(spec: AgentVmSpec) {
+    this.calls.push(`ensure ${spec.name} ${spec.desiredState} ${spec.cpus}/${spec.memoryMiB}`);
+    await this.gate();
+    this.specs.set(spec.id, spec);
+    const status: AgentVmStatus = {
+      id: spec.id,
+      state: spec.desiredState === 'running' ? 'running' : 'stopped',
+      pid: spec.desiredState === 'running' ? 42 : null,
+      reason: null,
+    };
+    this.vms.set(spec.id, status);
+    return status;
+  }
+
+  async changeState(id: string, change: AgentVmStateChange) {
+    this.calls.push(`${change.action} ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    const state =
+      change.action === 'stop' ? 'stopped' : change.action === 'pause' ? 'paused' : 'running';
+    const status: AgentVmStatus = { id, state, pid: state === 'stopped' ? null : 42, reason: null };
+    this.vms.set(id, status);
+    return status;
+  }
+
+  async deleteVm(id: string) {
+    this.calls.push(`delete ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    this.vms.delete(id);
+    this.specs.delete(id);
+  }
+
+  consoleOutput() {
+    return Promise.resolve('NOVACRON-GUEST-READY\n');
+  }
+
+  private async gate(): Promise<void> {
+    const held = this.held;
+    if (held === undefined) return;
+    this.arrived?.();
+    this.arrived = undefined;
+    await held.promise;
+  }
+}
+
+export interface TestServer {
+  app: ServerApp;
+  store: Store;
+  agent: FakeAgent;
+  hosts: HostService;
+  operations: OperationRunner;
+  vms: VmService;
+  /** `authorization` header of a logged-in admin. */
+  auth: { authorization: string };
+  /** Builds the services again over the same store, as a restarted server would. */
+  restart(agent?: FakeAgent): Promise<TestServer>;
+  close(): Promise<void>;
+}
+
+/**
+ * The server's app over a fresh SQLite store, with one host `h1` whose agent is a FakeAgent, an
+ * admin user and a ready `tiny` image.
+ */
+export async function startTestServer(
+  options: { limits?: AppLimits; agent?: FakeAgent } = {},
+): Promise<TestServer> {
+  const testStore = await openSqliteTestStore();
+  const { store } = testStore;
+  const agent = options.agent ?? new FakeAgent();
+  await store.hosts.upsert({
+    name: agent.name,
+    agentUrl: 'https://127.0.0.1:1',
+    cpus: 2,
+    memoryMiB: 4096,
+    accelerator: 'tcg',
+    acceleratorReason: 'no /dev/kvm',
+    qemuVersion: '7.2.0',
+  });
+  await store.users.create({
+    username: 'admin',
+    passwordHash: await hashPassword('pw-123456'),
+    role: 'admin',
+  });
+  await store.images.create({
+    name: 'tiny',
+    project: 'default',
+    kind: 'kernel',
+    status: 'ready',
+    builtin: true,
+    sizeBytes: 1,
+    defaultKernelArgs: '',
+    sha256: 'x',
+  });
+  const tokens = new AccessTokens(newSigningSecret());
+  const server = await assemble(testStore, tokens, agent, options.limits);
+  return server;
+}
+
+async function assemble(
+  testStore: TestStore,
+  tokens: AccessTokens,
+  agent: FakeAgent,
+  limits: AppLimits | undefined,
+): Promise<TestServer> {
+  const { store } = testStore;
+  const logger = createLogger({ level: 'silent' });
+  const hosts = new HostService(store, systemClock, logger, () => agent);
+  const operations = new OperationRunner(store, systemClock, logger);
+  const vms = new VmService(store, hosts, operations);
+  const app = buildApp(
+    { store, tokens, clock: systemClock, logger, hosts, operations, vms },
+    limits,
+  );
+  const login = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { username: 'admin', password: 'pw-123456' },
+  });
+  const auth = { authorization: `Bearer ${login.json<{ accessToken: string }>().accessToken}` };
+  let closed = false;
+  const stop = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+  };
+  return {
+    app,
+    store,
+    agent,
+    hosts,
+    operations,
+    vms,
+    auth,
+    // The old services are dropped without waiting for their work, as in a crash.
+    async restart(next = agent) {
+      await stop();
+      return assemble(testStore, tokens, next, limits);
+    },
+    async close() {
+      await stop();
+      agent.release();
+      await operations.close();
+      await testStore.cleanup();
+    },
+  };
+}

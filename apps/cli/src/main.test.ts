@@ -556,6 +556,129 @@ describe('login', () => {
   });
 });
 
+describe('host, vm patch and operation commands', () => {
+  it('labels, cordons and disables a host', async () => {
+    const label = await cli(['host', 'label', 'host-a', 'rack=a', 'old-']);
+    expect(label.code).toBe(0);
+    expect(label.client.hosts.patch).toHaveBeenCalledWith('host-a', {
+      labels: { rack: 'a', old: null },
+    });
+    expect(label.stdout).toBe('host host-a labelled (ready)\n');
+
+    const cordon = await cli(['host', 'cordon', 'host-a']);
+    expect(cordon.client.hosts.patch).toHaveBeenCalledWith('host-a', { cordoned: true });
+    expect(cordon.stdout).toBe('host host-a cordoned (ready,cordoned)\n');
+    const disable = await cli(['host', 'disable', 'host-a', '-o', 'json']);
+    expect(disable.client.hosts.patch).toHaveBeenCalledWith('host-a', { enabled: false });
+    expect(JSON.parse(disable.stdout)).toMatchObject({ name: 'host-a', state: 'disabled' });
+    for (const [verb, patch] of [
+      ['enable', { enabled: true }],
+      ['uncordon', { cordoned: false }],
+    ] as const) {
+      const { client, code } = await cli(['host', verb, 'host-a']);
+      expect(code).toBe(0);
+      expect(client.hosts.patch).toHaveBeenCalledWith('host-a', patch);
+    }
+
+    const bad = await cli(['host', 'label', 'host-a', 'novalue']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: VALIDATION_FAILED: label 'novalue' is invalid/);
+    expect(bad.client.hosts.patch).not.toHaveBeenCalled();
+  });
+
+  it('patches a VM with labels, restart policy and sizes', async () => {
+    const { code, stdout, client } = await cli([
+      'vm',
+      'patch',
+      'demo',
+      '--label',
+      'tier=web',
+      '--label',
+      'old-',
+      '--restart-policy',
+      'on-failure',
+      '--cpus',
+      '2',
+      '--memory',
+      '512M',
+      '--description',
+      'front end',
+    ]);
+    expect(code).toBe(0);
+    expect(client.vms.patch).toHaveBeenCalledWith('demo', {
+      labels: { tier: 'web', old: null },
+      restartPolicy: 'on-failure',
+      cpus: 2,
+      memoryMiB: 512,
+      description: 'front end',
+    });
+    expect(stdout).toBe('vm demo changed (running)\n');
+
+    const empty = await cli(['vm', 'patch', 'demo']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/^error: VALIDATION_FAILED: nothing to change/);
+    const policy = await cli(['vm', 'patch', 'demo', '--restart-policy', 'sometimes']);
+    expect(policy.code).toBe(2);
+    expect(policy.client.vms.patch).not.toHaveBeenCalled();
+  });
+
+  it('creates with a restart policy and labels, and lists by label', async () => {
+    const created = await cli([
+      'vm',
+      'create',
+      'demo',
+      '--image',
+      'tiny',
+      '--restart-policy',
+      'always',
+      '--label',
+      'tier=web',
+    ]);
+    expect(created.client.vms.create).toHaveBeenCalledWith({
+      name: 'demo',
+      image: 'tiny',
+      start: true,
+      restartPolicy: 'always',
+      labels: { tier: 'web' },
+    });
+
+    const listed = await cli(['vm', 'list', '--label', 'tier=web', '--label', 'env=prod']);
+    expect(listed.code).toBe(0);
+    expect(listed.client.vms.list).toHaveBeenCalledWith({
+      state: undefined,
+      host: undefined,
+      project: undefined,
+      cursor: undefined,
+      label: ['tier=web', 'env=prod'],
+    });
+    const bad = await cli(['vm', 'list', '--label', 'tier']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: VALIDATION_FAILED: label selector 'tier' is invalid/);
+    expect(bad.deps.createClient).not.toHaveBeenCalled();
+  });
+
+  it('lists operations across pages and cancels one', async () => {
+    const list = await cli(['operation', 'list', '--status', 'running', '--target', 'demo']);
+    expect(list.code).toBe(0);
+    expect(list.client.operations.list.mock.calls.map(([query]) => query)).toEqual([
+      { status: 'running', kind: undefined, target: 'demo', cursor: undefined, limit: undefined },
+      { status: 'running', kind: undefined, target: 'demo', cursor: 'page-2', limit: undefined },
+    ]);
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+KIND\s+TARGET\s+STATUS/);
+    expect(list.stdout).toMatch(/op-2 .*running/);
+    expect(list.stdout).toMatch(/op-1 .*succeeded/);
+    const one = await cli(['operation', 'list', '--limit', '1', '-o', 'json']);
+    expect(JSON.parse(one.stdout)).toHaveLength(1);
+
+    const cancel = await cli(['operation', 'cancel', 'op-7']);
+    expect(cancel.code).toBe(0);
+    expect(cancel.client.operations.cancel).toHaveBeenCalledWith('op-7');
+    expect(cancel.stdout).toBe('operation op-7 vm.create running (vm demo)\n');
+    const waited = await cli(['operation', 'cancel', 'op-7', '--wait']);
+    expect(waited.client.operations.wait).toHaveBeenCalledWith('op-7', 600, expect.anything());
+  });
+});
+
 describe('up and down', () => {
   it('hand their flags to the embedded server and agent', async () => {
     const up = await cli([

@@ -100,15 +100,24 @@ export function vmFields(vm: Vm): [string, string | number | null][] {
     ['disk', `${vm.diskGiB}G`],
     ['kernel args', vm.kernelArgs],
     ['labels', formatLabels(vm.labels)],
+    ['description', vm.description],
+    ['restart', vm.restartPolicy],
+    ['restarts', vm.restarts],
+    ['last restart', vm.lastRestartAt],
     ['version', vm.version],
     ['created', vm.createdAt],
     ['updated', vm.updatedAt],
   ];
 }
 
+/** A host's state, and whether it is cordoned (it takes no new VMs while it keeps its own). */
+export function hostState(host: Host): string {
+  return host.cordoned ? `${host.state},cordoned` : host.state;
+}
+
 export const hostColumns: readonly Column<Host>[] = [
   { header: 'NAME', value: (host) => host.name },
-  { header: 'STATE', value: (host) => host.state },
+  { header: 'STATE', value: hostState },
   { header: 'CPUS', value: (host) => String(host.cpus) },
   { header: 'MEMORY', value: (host) => formatMiB(host.memoryMiB) },
   { header: 'ACCEL', value: (host) => host.accelerator ?? '-' },
@@ -120,6 +129,7 @@ export function hostFields(host: Host): [string, string | number | null][] {
     ['name', host.name],
     ['id', host.id],
     ['state', host.state],
+    ['cordoned', host.cordoned ? 'yes' : 'no'],
     ['agent url', host.agentUrl],
     ['cpus', host.cpus],
     ['memory', formatMiB(host.memoryMiB)],

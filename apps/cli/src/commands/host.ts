@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import type { HostPatch } from '@novacron/api';
 import { formatOf, type CliContext } from '../context.js';
+import { parseLabelChanges } from '../labels.js';
 import { withOutput } from '../options.js';
-import { hostColumns, hostFields, renderList, renderOne } from '../output.js';
+import { hostColumns, hostFields, hostState, renderList, renderOne } from '../output.js';
 import { listAll } from '../paging.js';
 
 export function registerHostCommands(program: Command, ctx: CliContext): void {
@@ -21,4 +23,53 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
     const client = await ctx.client();
     ctx.print(renderOne(formatOf(command) ?? 'table', await client.hosts.get(name), hostFields));
   });
+
+  withOutput(
+    host
+      .command('label')
+      .description('set labels (key=value) or remove them (key-)')
+      .argument('<name>', 'host name or id')
+      .argument('<changes...>', 'key=value to set, key- to remove'),
+  ).action(async (name: string, changes: string[], _options: unknown, command: Command) => {
+    await patchHost(ctx, command, name, { labels: parseLabelChanges(changes) }, 'labelled');
+  });
+
+  const flags: [string, string, HostPatch, string][] = [
+    ['enable', 'let the host take VMs again', { enabled: true }, 'enabled'],
+    [
+      'disable',
+      'take the host out of placement: it shows disabled and takes no VMs',
+      { enabled: false },
+      'disabled',
+    ],
+    [
+      'cordon',
+      'keep the VMs the host has, place no new ones on it',
+      { cordoned: true },
+      'cordoned',
+    ],
+    ['uncordon', 'let the host take new VMs again', { cordoned: false }, 'uncordoned'],
+  ];
+  for (const [verb, description, patch, done] of flags) {
+    withOutput(
+      host.command(verb).description(description).argument('<name>', 'host name or id'),
+    ).action(async (name: string, _options: unknown, command: Command) => {
+      await patchHost(ctx, command, name, patch, done);
+    });
+  }
+}
+
+async function patchHost(
+  ctx: CliContext,
+  command: Command,
+  name: string,
+  patch: HostPatch,
+  done: string,
+): Promise<void> {
+  const client = await ctx.client();
+  const host = await client.hosts.patch(name, patch);
+  const format = formatOf(command);
+  ctx.print(
+    format ? renderOne(format, host, hostFields) : `host ${host.name} ${done} (${hostState(host)})`,
+  );
 }

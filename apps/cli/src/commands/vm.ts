@@ -1,14 +1,18 @@
 import { Option, type Command } from 'commander';
 import {
+  RESTART_POLICIES,
   VM_ACTIONS,
   VM_STATES,
   type Operation,
+  type RestartPolicy,
   type VmActionName,
   type VmCreate,
+  type VmPatch,
 } from '@novacron/api';
 import { assertValidName, parseSizeGiB, parseSizeMiB } from '@novacron/domain';
 import { formatOf, type CliClient, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { collect, labelSelectors, parseLabelChanges } from '../labels.js';
 import { integerArg, withOutput } from '../options.js';
 import {
   OUTPUT_FORMATS,
@@ -32,6 +36,10 @@ export interface VmCreateOptions {
   disk?: string;
   host?: string;
   kernelArgs?: string;
+  restartPolicy?: RestartPolicy;
+  /** `key=value`, repeatable. */
+  label?: string[];
+  description?: string;
   /** False with `--no-start`. */
   start: boolean;
 }
@@ -49,7 +57,64 @@ export function vmCreateRequest(name: string, options: VmCreateOptions): VmCreat
   if (options.disk !== undefined) request.diskGiB = parseSizeGiB(options.disk);
   if (options.host !== undefined) request.host = options.host;
   if (options.kernelArgs !== undefined) request.kernelArgs = options.kernelArgs;
+  if (options.restartPolicy !== undefined) request.restartPolicy = options.restartPolicy;
+  if (options.description !== undefined) request.description = options.description;
+  if (options.label !== undefined) request.labels = labelsToSet(options.label);
   return request;
+}
+
+export interface VmPatchOptions {
+  /** `key=value` sets, `key-` removes; repeatable. */
+  label?: string[];
+  description?: string;
+  restartPolicy?: RestartPolicy;
+  cpus?: string;
+  memory?: string;
+}
+
+/** The patch for `vm patch`, with sizes read from `256M`/`2G`; refuses an empty one. */
+export function vmPatchRequest(options: VmPatchOptions): VmPatch {
+  const patch: VmPatch = {};
+  if (options.label !== undefined) patch.labels = parseLabelChanges(options.label);
+  if (options.description !== undefined) patch.description = options.description;
+  if (options.restartPolicy !== undefined) patch.restartPolicy = options.restartPolicy;
+  if (options.cpus !== undefined) patch.cpus = parseCpus(options.cpus);
+  if (options.memory !== undefined) patch.memoryMiB = parseSizeMiB(options.memory);
+  if (Object.keys(patch).length === 0) {
+    throw new CliError(
+      'VALIDATION_FAILED',
+      'nothing to change: give --label, --description, --restart-policy, --cpus or --memory',
+      {},
+      2,
+    );
+  }
+  return patch;
+}
+
+/** `--label key=value` at create: setting only, there is nothing to remove yet. */
+function labelsToSet(changes: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parseLabelChanges(changes))) {
+    if (value === null) {
+      throw new CliError(
+        'VALIDATION_FAILED',
+        `--label ${key}- removes a label: use key=value`,
+        {
+          label: `${key}-`,
+        },
+        2,
+      );
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
+
+function restartPolicyOption(): Option {
+  return new Option(
+    '--restart-policy <policy>',
+    'restart the VM when its QEMU ends: never, on-failure (crash or kill), always',
+  ).choices(RESTART_POLICIES);
 }
 
 function parseCpus(text: string): number {
@@ -145,6 +210,9 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         .option('--disk <size>', 'disk size, e.g. 2G')
         .option('--host <host>', 'place the VM on this host')
         .option('--kernel-args <args>', 'kernel arguments appended to the image defaults')
+        .addOption(restartPolicyOption())
+        .option('--label <key=value>', 'a label, repeatable', collect)
+        .option('--description <text>', 'a free-form description')
         .option('--no-start', 'create the VM stopped'),
     ),
   ).action(async (name: string, options: VmCreateOptions & WaitOptions, command: Command) => {
@@ -161,15 +229,24 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
       .description('list VMs')
       .addOption(new Option('--state <state>', 'only VMs in this state').choices(VM_STATES))
       .option('--host <host>', 'only VMs on this host')
-      .option('--project <project>', 'only VMs of this project'),
+      .option('--project <project>', 'only VMs of this project')
+      .option('--label <key=value>', 'only VMs with this label, repeatable', collect),
   ).action(
     async (
-      options: { state?: (typeof VM_STATES)[number]; host?: string; project?: string },
+      options: {
+        state?: (typeof VM_STATES)[number];
+        host?: string;
+        project?: string;
+        label?: string[];
+      },
       command: Command,
     ) => {
-      const client = await ctx.client();
       const { state, host, project } = options;
-      const vms = await listAll((cursor) => client.vms.list({ state, host, project, cursor }));
+      const label = options.label && labelSelectors(options.label);
+      const client = await ctx.client();
+      const vms = await listAll((cursor) =>
+        client.vms.list({ state, host, project, cursor, ...(label ? { label } : {}) }),
+      );
       ctx.print(renderList(formatOf(command) ?? 'table', vms, vmColumns));
     },
   );
@@ -179,6 +256,29 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
   ).action(async (name: string, _options: unknown, command: Command) => {
     const client = await ctx.client();
     ctx.print(renderOne(formatOf(command) ?? 'table', await client.vms.get(name), vmFields));
+  });
+
+  withOutput(
+    vm
+      .command('patch')
+      .description('change labels, description, restart policy; size only while stopped')
+      .argument('<name>', 'VM name or id')
+      .option(
+        '--label <key=value|key->',
+        'set a label (key=value) or remove it (key-), repeatable',
+        collect,
+      )
+      .option('--description <text>', 'a free-form description')
+      .addOption(restartPolicyOption())
+      .option('--cpus <n>', 'virtual CPUs, from the next start')
+      .option('--memory <size>', 'memory, e.g. 512M, from the next start'),
+  ).action(async (name: string, options: VmPatchOptions, command: Command) => {
+    // Checked before a client exists: a bad label or size must not reach the network.
+    const patch = vmPatchRequest(options);
+    const client = await ctx.client();
+    const vm = await client.vms.patch(name, patch);
+    const format = formatOf(command);
+    ctx.print(format ? renderOne(format, vm, vmFields) : `vm ${vm.name} changed (${vm.state})`);
   });
 
   for (const action of VM_ACTIONS) {

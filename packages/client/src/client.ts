@@ -19,6 +19,7 @@ import {
   type VmPatch,
 } from '@novacron/api';
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
+import { openEventStream, type EventStream, type EventStreamOptions } from './events.js';
 
 export interface NovaCronClientOptions {
   /** Where the server listens, e.g. `http://127.0.0.1:8090`. */
@@ -336,9 +337,11 @@ export class NovaCronClient {
   readonly images: ImagesResource;
   readonly operations: OperationsResource;
   private readonly http: Transport;
+  private readonly token: string | undefined;
 
   constructor(options: NovaCronClientOptions) {
     this.http = new Transport(options);
+    this.token = options.token;
     this.vms = new VmsResource(this.http);
     this.hosts = new HostsResource(this.http);
     this.images = new ImagesResource(this.http);
@@ -356,5 +359,13 @@ export class NovaCronClient {
 
   healthz(): Promise<Health> {
     return this.http.json('GET', '/healthz');
+  }
+
+  /**
+   * Streams events (WebSocket `GET /api/v1/events`), replaying from `since` first, and reconnects
+   * after a drop without losing or repeating one. In Node 20, pass `WebSocket` from the ws package.
+   */
+  events(options: EventStreamOptions): EventStream {
+    return openEventStream({ ...options, baseUrl: this.http.baseUrl, token: this.token });
   }
 }

@@ -1,8 +1,9 @@
 /**
  * @novacron/client — the typed REST client of NovaCron, used by the CLI, the web UI, the agent and
  * the end-to-end tests. Typed by the schemas of @novacron/api and imports nothing else from the
- * workspace; talks HTTP through fetch only. Errors come back as NovaCronApiError (the server's
- * code, message and details) or NovaCronConnectionError.
+ * workspace; talks HTTP through fetch, and streams events over a WebSocket (the runtime's own, or
+ * an injected one such as the ws package's in Node). Errors come back as NovaCronApiError (the
+ * server's code, message and details) or NovaCronConnectionError.
  */
 export {
   HostsResource,
@@ -14,6 +15,14 @@ export {
   type NovaCronClientOptions,
   type OperationWaitOptions,
 } from './client.js';
+export {
+  eventsUrl,
+  openEventStream,
+  type EventStream,
+  type EventStreamOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './events.js';
 export {
   isNovaCronError,
   NovaCronApiError,

@@ -1,10 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DomainError } from '@novacron/domain';
+import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import { authenticator } from './authenticate.js';
 import type { ServerApp, ServerDeps } from './deps.js';
 import { handleClientError, handleError } from './errors.js';
+import { recordRoutes } from './openapi.js';
 import { registerLogin } from './routes/auth/login.js';
+import { registerOpenApi } from './routes/docs/openapi.js';
+import { registerApiReference } from './routes/docs/reference.js';
+import { registerEventStream } from './routes/events/watch.js';
 import { registerHealth } from './routes/health.js';
 import { registerHostGet } from './routes/hosts/get.js';
 import { registerHostList } from './routes/hosts/list.js';
@@ -43,6 +48,9 @@ const ROUTES = [
   registerOperationGet,
   registerOperationWait,
   registerOperationCancel,
+  registerEventStream,
+  registerOpenApi,
+  registerApiReference,
 ];
 
 /** Limits on what a client may send; tests pass short ones. */
@@ -86,6 +94,10 @@ export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
   );
   app.addHook('onRequest', authenticator(deps));
   strictBodies(app);
+  // Before any route: the OpenAPI document is generated from what this records.
+  recordRoutes(app);
+  // Client frames are small JSON messages (auth, subscribe).
+  void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   for (const register of ROUTES) register(app, deps);
   return app;
 }

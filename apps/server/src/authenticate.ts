@@ -3,14 +3,22 @@ import { DomainError } from '@novacron/domain';
 import type { FastifyRequest } from 'fastify';
 import type { ServerDeps } from './deps.js';
 
-/** Routes under /api/v1 that answer without a token (ARCHITECTURE.md §7). */
-const PUBLIC = new Set(['/api/v1/auth/login']);
+/**
+ * Routes under /api/v1 that answer without a token (ARCHITECTURE.md §7). The event stream
+ * authenticates with its first message instead: browsers cannot set headers on a WebSocket.
+ */
+const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/openapi.json', '/api/v1/events']);
+
+/** Whether `path` answers without `Authorization: Bearer`. */
+export function isPublicPath(path: string): boolean {
+  return !path.startsWith('/api/v1/') || PUBLIC.has(path);
+}
 
 /** Every /api/v1 route needs `Authorization: Bearer <token>`; the rest of the site is public. */
 export function authenticator(deps: ServerDeps) {
   return async (request: FastifyRequest): Promise<void> => {
     const path = request.url.split('?', 1)[0] ?? '';
-    if (!path.startsWith('/api/v1/') || PUBLIC.has(path)) return;
+    if (isPublicPath(path)) return;
     const header = request.headers.authorization;
     const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
     if (match?.[1] === undefined) {

@@ -12,6 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
 import type { VmService } from './services/vms.js';
+import type { Readiness } from './routes/health.js';
 
 /** Everything the routes use, built by the composition root (server.ts) or by a test. */
 export interface ServerDeps {
@@ -22,6 +23,8 @@ export interface ServerDeps {
   hosts: HostService;
   operations: OperationRunner;
   vms: VmService;
+  /** Set by the composition root; without it, /readyz reports ready once the app answers. */
+  readiness?: Readiness;
 }
 
 export type ServerApp = FastifyInstance<

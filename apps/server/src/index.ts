@@ -4,5 +4,8 @@
  */
 export { buildApp } from './app.js';
 export type { ServerApp, ServerDeps } from './deps.js';
+export type { OpenApiDocument } from './openapi.js';
+export { describeApi } from './openapi-describe.js';
+export { renderApiReference } from './openapi-markdown.js';
 export { ADMIN_PASSWORD_FILE, ADMIN_USERNAME, TINY_IMAGE } from './services/bootstrap.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';

@@ -6,6 +6,8 @@ import { openStore, systemClock, type Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
 import { buildApp } from './app.js';
 import type { ServerApp, ServerDeps } from './deps.js';
+import { listenEvents } from './routes/events/listener.js';
+import { Readiness } from './routes/health.js';
 import {
   ensureAdmin,
   ensureSigningSecret,
@@ -27,6 +29,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /** The extra event stream listener (NOVACRON_WS_PORT): `ws://host:port/api/v1/events`. */
+  eventsUrl: string;
   app: ServerApp;
   store: Store;
   /** The image store: one folder per image id. */
@@ -64,20 +68,29 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const vms = new VmService(store, hosts, operations);
     const reconciler = new Reconciler(vms, clock, logger);
     hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
-    const deps: ServerDeps = { store, tokens, clock, logger, hosts, operations, vms };
+    const readiness = new Readiness();
+    const deps: ServerDeps = { store, tokens, clock, logger, hosts, operations, vms, readiness };
     const app = buildApp(deps);
     await app.listen({ host: config.apiHost, port: config.apiPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.apiPort;
+    const events = await listenEvents(app, config.apiHost, config.wsPort).catch(async (error) => {
+      await app.close();
+      throw new Error(`cannot listen on NOVACRON_WS_PORT ${config.wsPort}: ${String(error)}`, {
+        cause: error,
+      });
+    });
     hosts.startMonitor(options.hostPollMs ?? 2000);
     // Operations a previous process left unfinished: resumed or rolled back from their phase.
     const recovered = await operations.recover(vms.recoveryPlans());
     if (recovered.resumed + recovered.rolledBack > 0) {
       logger.warn(recovered, 'operations interrupted by the last stop resumed or rolled back');
     }
+    readiness.ready();
 
     return {
       url: `http://${config.apiHost}:${port}`,
+      eventsUrl: `ws://${config.apiHost}:${events.port}/api/v1/events`,
       app,
       store,
       imageDir,
@@ -86,9 +99,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         : { generatedAdminPassword: admin.generatedPassword }),
       registerHost: (agentUrl) => hosts.register(agentUrl),
       close: async () => {
+        readiness.notReady('stopping');
         await hosts.stopMonitor();
         await reconciler.close();
+        // Not awaited before app.close: the streams it upgraded end when the app closes them.
+        const eventsClosed = events.close();
         await app.close();
+        await eventsClosed;
         await operations.close();
         await store.close();
       },

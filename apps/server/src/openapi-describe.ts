@@ -1,0 +1,30 @@
+import { createLogger } from '@novacron/telemetry';
+import { buildApp } from './app.js';
+import type { ServerDeps } from './deps.js';
+import type { OpenApiDocument } from './openapi.js';
+import { OPENAPI_PATH } from './routes/docs/openapi.js';
+
+/**
+ * The OpenAPI document without a running server (for `npm run docs`). The routes are registered
+ * and never called, so the services they close over are never used: any use throws, which keeps
+ * route registration free of side effects.
+ */
+export async function describeApi(): Promise<OpenApiDocument> {
+  const logger = createLogger({ level: 'silent' });
+  const deps = new Proxy({ logger } as ServerDeps, {
+    get(target, key) {
+      if (key === 'logger' || key === 'then') return target[key as keyof ServerDeps];
+      throw new Error(`describeApi: a route used deps.${String(key)} while being registered`);
+    },
+  });
+  const app = buildApp(deps);
+  try {
+    const response = await app.inject({ url: OPENAPI_PATH });
+    if (response.statusCode !== 200) {
+      throw new Error(`${OPENAPI_PATH} answered ${response.statusCode}: ${response.body}`);
+    }
+    return response.json<OpenApiDocument>();
+  } finally {
+    await app.close();
+  }
+}

@@ -80,6 +80,8 @@ export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
     clientErrorHandler: handleClientError,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+    // The router's own refusals (a bad URL, an overlong parameter) get the usual error body.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
 
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>

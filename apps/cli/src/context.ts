@@ -20,6 +20,7 @@ export interface CliClient {
   hosts: Public<HostsResource>;
   images: Public<ImagesResource>;
   operations: Public<OperationsResource>;
+  events: NovaCronClient['events'];
 }
 
 export type ClientFactory = (options: { baseUrl: string; token?: string }) => CliClient;

@@ -182,6 +182,10 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       ),
       cancel: vi.fn((id: string) => Promise.resolve(operation({ id, status: 'running' }))),
     },
+    // `novacron events` has its own tests (commands/events.test.ts).
+    events: vi.fn((): never => {
+      throw new Error('not used by these tests');
+    }),
   } satisfies CliClient;
   return client;
 }

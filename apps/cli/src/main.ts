@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { NovaCronClient } from '@novacron/client';
 import { loadConfig, userConfigDir } from '@novacron/config';
 import { registerDownCommand } from './commands/down.js';
+import { registerEventsCommand } from './commands/events.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerLoginCommands } from './commands/login.js';
@@ -37,6 +38,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerHostCommands(program, ctx);
   registerImageCommands(program, ctx);
   registerOperationCommands(program, ctx);
+  registerEventsCommand(program, ctx);
   registerUpCommand(program);
   registerDownCommand(program);
   return program;

@@ -1,12 +1,28 @@
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentHostInfo, AgentVmSpec, AgentVmStatus, ErrorBody } from '@novacron/api';
-import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
+import {
+  ClusterCa,
+  clusterAgent,
+  clusterRequest,
+  readText,
+  SERVER_PEER_NAME,
+  type TlsIdentity,
+} from '@novacron/auth';
+import {
+  ensureTinyImage,
+  processArguments,
+  TINY_INITRD_FILE,
+  TINY_KERNEL_FILE,
+  type TinyImage,
+} from '@novacron/qemu';
 import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from './start-agent.js';
 import { stopAllVms } from './stop-all.js';
 
-// A real agent on a random port, real QEMU under TCG, the tiny guest from the repository cache.
+// A real agent on a random port, real QEMU under TCG, the tiny guest from the repository cache,
+// called over mutual TLS as the server calls it. No server: the image is put in the agent's cache.
 const imageDir = join(testCacheDir, 'tiny-image', 'images');
 const silent = {
   debug: () => undefined,
@@ -17,6 +33,8 @@ const silent = {
 let image: TinyImage;
 let temp: { path: string; remove(): Promise<void> };
 const agents: RunningAgent[] = [];
+let agentTls: TlsIdentity;
+let serverTls: TlsIdentity;
 
 beforeAll(async () => {
   image = await ensureTinyImage({
@@ -24,6 +42,17 @@ beforeAll(async () => {
     outDir: join(imageDir, 'tiny'),
   });
   temp = await makeTempDir('nc-agent-');
+  const ca = await ClusterCa.create();
+  agentTls = await ca.issueIdentity(
+    { role: 'agent', name: 'test-host' },
+    { addresses: ['127.0.0.1'] },
+  );
+  serverTls = await ca.issueIdentity({ role: 'server', name: SERVER_PEER_NAME });
+  // What a pull from the server leaves: the files under <id>/<sha256>/.
+  const cached = join(temp.path, 'agent', 'images', 'tiny', image.sha256);
+  await mkdir(cached, { recursive: true });
+  await copyFile(image.kernelPath, join(cached, TINY_KERNEL_FILE));
+  await copyFile(image.initrdPath, join(cached, TINY_INITRD_FILE));
 }, 600_000);
 
 afterAll(async () => {
@@ -40,12 +69,11 @@ async function start(): Promise<RunningAgent> {
     config: {
       agentHost: '127.0.0.1',
       agentPort: 0,
-      agentName: 'test-host',
       accel: 'auto',
       dataDir: temp.path,
     },
     logger: silent,
-    imageDir,
+    identity: { name: 'test-host', tls: agentTls },
     probeImage: () => Promise.resolve(image),
   });
   agents.push(agent);
@@ -58,15 +86,23 @@ async function call<T>(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const response = await fetch(new URL(path, agent.url), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-    signal: AbortSignal.timeout(90_000),
-  });
-  const text = await response.text();
-  const type = response.headers.get('content-type') ?? '';
-  return { status: response.status, body: (type.includes('json') ? JSON.parse(text) : text) as T };
+  const tls = clusterAgent(serverTls, { role: 'agent', name: 'test-host' });
+  try {
+    const response = await clusterRequest(new URL(path, agent.url), {
+      method,
+      agent: tls,
+      body,
+      timeoutMs: 90_000,
+    });
+    const text = await readText(response);
+    const type = response.headers['content-type'] ?? '';
+    return {
+      status: response.statusCode ?? 0,
+      body: (type.includes('json') ? JSON.parse(text) : text) as T,
+    };
+  } finally {
+    tls.destroy();
+  }
 }
 
 function spec(id: string, kernelArgs = ''): AgentVmSpec {

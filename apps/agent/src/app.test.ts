@@ -5,6 +5,7 @@ import type { AgentHostInfo, AgentVmSpec, AgentVmStatus, ErrorBody } from '@nova
 import type { InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildAgentApp } from './app.js';
+import { ImageCache } from './image-cache.js';
 import { agentPaths } from './paths.js';
 import { VmManager } from './vm-manager.js';
 import { VmStateDir } from './vm-state-dir.js';
@@ -32,7 +33,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'agent-'));
   vms = new VmManager({
     stateDir: new VmStateDir(agentPaths(dir)),
-    imageDir: join(dir, 'images'),
+    images: new ImageCache({ dir: join(dir, 'images'), logger: silent }),
     accelerator: 'tcg',
     logger: silent,
   });
@@ -52,7 +53,13 @@ function spec(id: string, overrides: Partial<AgentVmSpec> = {}): AgentVmSpec {
     cpus: 1,
     memoryMiB: 128,
     diskGiB: 1,
-    image: { id: 'tiny', name: 'tiny', kind: 'kernel', sha256: '', defaultKernelArgs: 'quiet' },
+    image: {
+      id: 'tiny',
+      name: 'tiny',
+      kind: 'kernel',
+      sha256: 'ab'.repeat(32),
+      defaultKernelArgs: 'quiet',
+    },
     kernelArgs: '',
     machineType: 'pc-q35-7.2',
     desiredState: 'stopped',

@@ -1,4 +1,6 @@
 import type { AgentHostInfo } from '@novacron/api';
+import { peerOfSocket, type TlsIdentity } from '@novacron/auth';
+import { DomainError } from '@novacron/domain';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import { toErrorReply } from './errors.js';
@@ -16,13 +18,30 @@ export interface AgentAppDeps {
   vms: VmManager;
   hostInfo: AgentHostInfo;
   logger: AgentLogger;
+  /**
+   * The agent's cluster identity: the API is then HTTPS with mutual TLS and answers only the
+   * server (docs/adr/0008-cluster-trust.md). Only unit tests that `inject` go without it.
+   */
+  tls?: TlsIdentity;
 }
 
-/** The agent's HTTP API, without `listen` (tests call `inject`). */
+/** The agent's API, without `listen` (tests call `inject`). */
 export function buildAgentApp(deps: AgentAppDeps) {
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
+    https:
+      deps.tls === undefined
+        ? null
+        : {
+            key: deps.tls.key,
+            cert: deps.tls.cert,
+            ca: deps.tls.ca,
+            // The TLS layer itself refuses a caller without a certificate from the cluster CA
+            // (missing, forged, expired or from another CA).
+            requestCert: true,
+            rejectUnauthorized: true,
+          },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
@@ -46,6 +65,20 @@ export function buildAgentApp(deps: AgentAppDeps) {
       },
     }),
   );
+
+  if (deps.tls !== undefined) {
+    // A valid cluster certificate is not enough: other agents hold one too.
+    app.addHook('onRequest', (request, _reply, done) => {
+      const peer = peerOfSocket(request.raw.socket);
+      done(
+        peer?.role === 'server'
+          ? undefined
+          : new DomainError('FORBIDDEN', 'only the NovaCron server may call the agent API', {
+              peer: peer === undefined ? null : `${peer.role} ${peer.name}`,
+            }),
+      );
+    });
+  }
 
   registerHostGet(app, deps);
   registerVmList(app, deps);

@@ -27,6 +27,10 @@ export interface AgentPaths {
   probeImageDir: string;
   /** Downloaded Debian packages (shared with the server's tiny image build). */
   packageCacheDir: string;
+  /** The agent's cluster identity: `agent.key` (0600), `agent.crt`, `ca.crt`. */
+  pkiDir: string;
+  /** Images pulled from the server: `<image id>/<sha256>/<files>`. */
+  imagesDir: string;
 }
 
 export function agentPaths(dataDir: string): AgentPaths {
@@ -38,6 +42,8 @@ export function agentPaths(dataDir: string): AgentPaths {
     accelCache: join(agentDir, 'accel.json'),
     probeImageDir: join(agentDir, 'probe-image'),
     packageCacheDir: join(root, 'cache'),
+    pkiDir: join(agentDir, 'pki'),
+    imagesDir: join(agentDir, 'images'),
   };
 }
 

@@ -1,4 +1,6 @@
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { AgentHostInfo } from '@novacron/api';
 import type { Config } from '@novacron/config';
 import { DomainError } from '@novacron/domain';
@@ -10,21 +12,30 @@ import {
   type ProbeImage,
 } from '@novacron/qemu';
 import { buildAgentApp } from './app.js';
+import { HeartbeatLoop } from './heartbeat.js';
 import { measureHostInfo } from './host-info.js';
+import type { AgentIdentity } from './identity.js';
+import { ImageCache } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
 import { agentPaths } from './paths.js';
+import { ServerLink } from './server-link.js';
 import { VmManager } from './vm-manager.js';
 import { VmStateDir } from './vm-state-dir.js';
 
 export interface StartAgentOptions {
-  /** Uses agentHost, agentPort (0 = any free port), agentName, accel and dataDir. */
-  config: Pick<Config, 'agentHost' | 'agentPort' | 'agentName' | 'accel' | 'dataDir'>;
+  /** Uses agentHost, agentPort (0 = any free port), accel, dataDir and heartbeatIntervalMs. */
+  config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir'> &
+    Partial<Pick<Config, 'heartbeatIntervalMs'>>;
   logger: AgentLogger;
+  /** This host's name and certificate (joined, or issued in-process by `novacron up`). */
+  identity: AgentIdentity;
   /**
-   * One folder per image id holding `vmlinuz` and `initrd.img`. On one machine this is the
-   * server's image store; agents that join pull images from the server instead (later).
+   * The server's cluster URL: heartbeats go there and images come from there. Without it (tests)
+   * the agent sends no heartbeat and uses only images already in its cache.
    */
-  imageDir: string;
+  serverUrl?: string;
+  /** The address the server dials; default the listen address (or this machine's first outside one). */
+  advertiseHost?: string;
   /** The guest that tests KVM when accel is auto; default: the tiny image, built on demand. */
   probeImage?: () => Promise<ProbeImage>;
   /** Cluster CPU model; default per accelerator. */
@@ -32,18 +43,22 @@ export interface StartAgentOptions {
 }
 
 export interface RunningAgent {
+  /** The agent API: `https://host:port`, mutual TLS. */
   url: string;
   info: AgentHostInfo;
-  /** Stops the API and lets go of the VMs: QEMU processes keep running. */
+  /** Resolves once the server has accepted a heartbeat (never without a server). */
+  registered: Promise<void>;
+  /** Stops heartbeats and the API and lets go of the VMs: QEMU processes keep running. */
   close(): Promise<void>;
 }
 
 /**
  * The host agent: checks host programs, picks the accelerator, re-attaches to the QEMUs still
- * running from an earlier agent, and serves the agent API.
+ * running from an earlier agent, serves the agent API over mutual TLS, and heartbeats to the
+ * server.
  */
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
-  const { config, logger } = options;
+  const { config, logger, identity } = options;
   const prerequisites = await checkHostPrerequisites();
   if (!prerequisites.ok) {
     throw new DomainError(
@@ -68,36 +83,64 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         ensureTinyImage({ cacheDir: paths.packageCacheDir, outDir: paths.probeImageDir, logger })),
   });
   logger.info({ ...verdict }, 'accelerator selected');
-  const info = measureHostInfo(config.agentName, verdict, (await qemuVersion()).version);
+  const info = measureHostInfo(identity.name, verdict, (await qemuVersion()).version);
 
+  const link =
+    options.serverUrl === undefined ? undefined : new ServerLink(options.serverUrl, identity.tls);
   const vms = new VmManager({
     stateDir: new VmStateDir(paths),
-    imageDir: options.imageDir,
+    images: new ImageCache({
+      dir: paths.imagesDir,
+      logger,
+      ...(link && { fetch: (id, file) => link.imageFile(id, file) }),
+    }),
     accelerator: verdict.accelerator,
     logger,
     ...(options.cpuModel === undefined ? {} : { cpuModel: options.cpuModel }),
   });
   await vms.reattach();
 
-  const app = buildAgentApp({ vms, hostInfo: info, logger });
+  const app = buildAgentApp({ vms, hostInfo: info, logger, tls: identity.tls });
   try {
     await app.listen({ host: config.agentHost, port: config.agentPort });
   } catch (error) {
+    link?.close();
     await vms.close();
     throw error;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.agentPort;
-  const url = `http://${urlHost(config.agentHost)}:${port}`;
+  const url = `https://${urlHost(options.advertiseHost ?? advertisedHost(config.agentHost))}:${port}`;
   logger.info({ url, host: info.name }, 'agent listening');
+
+  const heartbeat =
+    link &&
+    new HeartbeatLoop({
+      link,
+      intervalMs: config.heartbeatIntervalMs ?? 2000,
+      logger,
+      report: async () => {
+        // The server takes the host's name from its certificate, not from the body.
+        const { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion } = info;
+        return {
+          agentUrl: url,
+          host: { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion },
+          vms: await vms.list(),
+        };
+      },
+    });
+  heartbeat?.start();
 
   let closing: Promise<void> | undefined;
   return {
     url,
     info,
+    registered: heartbeat?.firstAccepted ?? new Promise<void>(() => undefined),
     close: () => {
       closing ??= (async () => {
+        await heartbeat?.stop();
         await app.close();
+        link?.close();
         await vms.close();
       })();
       return closing;
@@ -105,8 +148,29 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   };
 }
 
-/** A host a client can dial: the wildcard addresses mean this machine. */
+const WILDCARDS = new Set(['', '0.0.0.0', '::']);
+
+/** The address the server should dial for a listen address: a wildcard means an outside one. */
+export function advertisedHost(listenHost: string): string {
+  if (!WILDCARDS.has(listenHost)) return listenHost;
+  const outside = Object.values(networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .find((entry) => !entry.internal && entry.family === 'IPv4');
+  return outside?.address ?? '127.0.0.1';
+}
+
+/** The addresses to name in this agent's certificate. */
+export function agentAddresses(listenHost: string, advertise: string | undefined): string[] {
+  const addresses = [advertise ?? advertisedHost(listenHost)];
+  if (!WILDCARDS.has(listenHost)) addresses.push(listenHost);
+  else {
+    for (const entry of Object.values(networkInterfaces()).flatMap((e) => e ?? [])) {
+      if (entry.scopeid === undefined || entry.scopeid === 0) addresses.push(entry.address);
+    }
+  }
+  return [...new Set(addresses)].slice(0, 16);
+}
+
 function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '' || host === '::') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
+  return isIP(host) === 6 ? `[${host}]` : host;
 }

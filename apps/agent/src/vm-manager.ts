@@ -21,13 +21,14 @@ import {
   type QemuExit,
 } from '@novacron/qemu';
 import { QmpError } from '@novacron/qmp';
+import type { ImageSource } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
 
 export interface VmManagerOptions {
   stateDir: VmStateDir;
-  /** One folder per image id: `vmlinuz` + `initrd.img` (kernel images) or `disk.qcow2`. */
-  imageDir: string;
+  /** Where images come from: the cache the server fills (`vmlinuz` + `initrd.img`, or `disk.qcow2`). */
+  images: ImageSource;
   accelerator: Accelerator;
   /** Cluster CPU model; default per accelerator. */
   cpuModel?: string;
@@ -309,7 +310,7 @@ export class VmManager {
 
   private async bootFiles(spec: AgentVmSpec): Promise<{ kernel?: string; initrd?: string }> {
     if (spec.image.kind !== 'kernel') return {};
-    const dir = join(this.options.imageDir, spec.image.id);
+    const dir = await this.options.images.ensure(spec.image);
     const kernel = join(dir, TINY_KERNEL_FILE);
     const initrd = join(dir, TINY_INITRD_FILE);
     try {
@@ -333,7 +334,7 @@ export class VmManager {
     if (spec.image.kind === 'kernel') {
       await createQcow2(temporary, sizeBytes);
     } else {
-      const base = join(this.options.imageDir, spec.image.id, 'disk.qcow2');
+      const base = join(await this.options.images.ensure(spec.image), 'disk.qcow2');
       if (!(await exists(base))) {
         throw new DomainError('IMAGE_NOT_FOUND', `image ${spec.image.id} is not on this host`, {
           image: spec.image.id,

@@ -1,7 +1,15 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startAgent, stopAllVms } from '@novacron/agent';
+import {
+  agentAddresses,
+  loadAgentIdentity,
+  saveAgentIdentity,
+  startAgent,
+  stopAllVms,
+  type AgentIdentity,
+} from '@novacron/agent';
 import type { Host } from '@novacron/api';
+import { certificateFingerprint } from '@novacron/auth';
 import { loadConfig, type Config } from '@novacron/config';
 import { DomainError } from '@novacron/domain';
 import { ADMIN_PASSWORD_FILE, startServer, type RunningServer } from '@novacron/server';
@@ -21,28 +29,52 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
+export interface EmbeddedOptions {
+  imageCacheDir?: string;
+  /** How often the local agent heartbeats; default NOVACRON_HEARTBEAT_INTERVAL_MS. */
+  heartbeatMs?: number;
+  /** The former name of `heartbeatMs`, from when the server polled its agent. */
+  hostPollMs?: number;
+}
+
+/** How long `up` waits for the local agent's first heartbeat to be accepted. */
+const REGISTER_TIMEOUT_MS = 30_000;
+
 /**
- * One server and one local agent in this process, each on its own listener; the server reaches
- * the agent over HTTP only, as it would a remote one (docs/adr/0007-embedded-agent.md).
+ * One server and one local agent in this process, each on its own listener. They meet as a
+ * remote agent and the server do (docs/adr/0008-cluster-trust.md): mutual TLS with the cluster
+ * CA, heartbeats, images pulled from the server. Only the agent's certificate is issued
+ * in-process instead of through a join token.
  */
 export async function startEmbedded(
   config: Config,
   logger: Logger,
-  options: { imageCacheDir?: string; hostPollMs?: number } = {},
+  options: EmbeddedOptions = {},
 ): Promise<Embedded> {
   const server = await startServer({
     config,
     logger: logger.child({ process: 'server' }),
-    ...options,
+    ...(options.imageCacheDir === undefined ? {} : { imageCacheDir: options.imageCacheDir }),
   });
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
   try {
+    const heartbeatMs = options.heartbeatMs ?? options.hostPollMs;
     agent = await startAgent({
-      config,
+      config: {
+        ...config,
+        ...(heartbeatMs === undefined ? {} : { heartbeatIntervalMs: heartbeatMs }),
+      },
       logger: logger.child({ process: 'agent' }),
-      imageDir: server.imageDir,
+      identity: await localAgentIdentity(config, server),
+      serverUrl: server.clusterUrl,
     });
-    const host = await server.registerHost(agent.url);
+    await within(
+      agent.registered,
+      REGISTER_TIMEOUT_MS,
+      'the local agent to send its first heartbeat',
+    );
+    const host = await server.store.hosts.get(agent.info.name);
+    if (host === undefined) throw new Error(`host ${agent.info.name} did not register`);
     const running = agent;
     return {
       server,
@@ -57,6 +89,39 @@ export async function startEmbedded(
     await agent?.close();
     await server.close();
     throw error;
+  }
+}
+
+/**
+ * The local agent's identity, kept in `<dataDir>/agent/pki/` like a joined agent's; made again
+ * when missing, named otherwise, or from another CA.
+ */
+async function localAgentIdentity(config: Config, server: RunningServer): Promise<AgentIdentity> {
+  const stored = await loadAgentIdentity(config.dataDir);
+  if (
+    stored !== undefined &&
+    stored.name === config.agentName &&
+    certificateFingerprint(stored.tls.ca) === server.trust.fingerprint
+  ) {
+    return stored;
+  }
+  const tls = await server.trust.issueAgentIdentity(
+    config.agentName,
+    agentAddresses(config.agentHost, undefined),
+  );
+  await saveAgentIdentity(config.dataDir, tls);
+  return { name: config.agentName, tls };
+}
+
+async function within(promise: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -89,7 +154,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   await writeFile(pidFile, `${process.pid}\n`);
   const { server, host } = embedded;
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  say(`NovaCron is up: API ${server.url}, data in ${config.dataDir}`);
+  say(`NovaCron is up: API ${server.url}, cluster ${server.clusterUrl}, data in ${config.dataDir}`);
   say(
     `host ${host.name}: ${host.cpus} vCPUs, ${host.memoryMiB} MiB, accelerator ${host.accelerator ?? 'none'} (${host.acceleratorReason})`,
   );

@@ -97,6 +97,7 @@ beforeAll(async () => {
     NOVACRON_DATA_DIR: join(dataDir.path, 'data'),
     NOVACRON_API_PORT: String(apiPort),
     NOVACRON_AGENT_PORT: String(await freePort()),
+    NOVACRON_CLUSTER_PORT: String(await freePort()),
     NOVACRON_ACCEL: 'tcg',
     NOVACRON_LOG_LEVEL: 'warn',
   };

@@ -71,7 +71,18 @@ beforeEach(async () => {
   const tokens = new AccessTokens(newSigningSecret());
   const vms = new VmService(store, hosts, operations);
   app = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms });
-  await hosts.register('http://127.0.0.1:1');
+  // The host registers itself with its first heartbeat.
+  await hosts.heartbeat('h1', {
+    agentUrl: 'https://127.0.0.1:1',
+    host: {
+      cpus: 2,
+      memoryMiB: 4096,
+      accelerator: 'tcg',
+      acceleratorReason: 'no /dev/kvm',
+      qemuVersion: '7.2.0',
+    },
+    vms: [],
+  });
   await store.users.create({
     username: 'admin',
     passwordHash: await hashPassword('pw-123456'),

@@ -11,6 +11,7 @@ import { registerOpenApi } from './routes/docs/openapi.js';
 import { registerApiReference } from './routes/docs/reference.js';
 import { registerEventStream } from './routes/events/watch.js';
 import { registerHealth } from './routes/health.js';
+import { registerHostAdd } from './routes/hosts/add.js';
 import { registerHostGet } from './routes/hosts/get.js';
 import { registerHostList } from './routes/hosts/list.js';
 import { registerHostPatch } from './routes/hosts/patch.js';
@@ -41,6 +42,7 @@ const ROUTES = [
   registerVmConsoleOutput,
   registerHostList,
   registerHostGet,
+  registerHostAdd,
   registerHostPatch,
   registerImageList,
   registerImageGet,

@@ -9,6 +9,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
 import type { VmService } from './services/vms.js';
@@ -23,6 +24,8 @@ export interface ServerDeps {
   hosts: HostService;
   operations: OperationRunner;
   vms: VmService;
+  /** The cluster CA and join tokens; without it (tests), adding a host is refused. */
+  trust?: ClusterTrust;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
 }

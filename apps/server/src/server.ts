@@ -4,7 +4,9 @@ import { AccessTokens } from '@novacron/auth';
 import type { Config } from '@novacron/config';
 import { openStore, systemClock, type Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
+import { HttpsAgentClient } from './agents/agent-client.js';
 import { buildApp } from './app.js';
+import { buildClusterApp } from './cluster-app.js';
 import type { ServerApp, ServerDeps } from './deps.js';
 import { listenEvents } from './routes/events/listener.js';
 import { Readiness } from './routes/health.js';
@@ -13,6 +15,7 @@ import {
   ensureSigningSecret,
   ensureTinyImageRegistered,
 } from './services/bootstrap.js';
+import { advertisedClusterUrl, ClusterTrust, serverAddresses } from './services/cluster-trust.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { Reconciler } from './services/reconciler.js';
@@ -23,8 +26,10 @@ export interface ServerOptions {
   logger: Logger;
   /** Where downloaded Debian packages for the tiny image are kept; default `<dataDir>/cache`. */
   imageCacheDir?: string;
-  /** How often each host's agent is polled for its VMs' state. */
-  hostPollMs?: number;
+  /** More addresses the server certificate names (e.g. a bridge address agents dial). */
+  clusterAddresses?: readonly string[];
+  /** The cluster URL join commands name; default the listen address (or the first outside one). */
+  clusterUrl?: string;
 }
 
 export interface RunningServer {
@@ -37,7 +42,10 @@ export interface RunningServer {
   imageDir: string;
   /** Set when this start created the admin user with a generated password. */
   generatedAdminPassword?: string;
-  registerHost(agentUrl: string): ReturnType<HostService['register']>;
+  /** Where agents join, heartbeat and pull images: `https://host:port` (mutual TLS). */
+  clusterUrl: string;
+  /** The cluster CA, the server's certificate and join tokens. */
+  trust: ClusterTrust;
   close(): Promise<void>;
 }
 
@@ -64,12 +72,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
 
     const operations = new OperationRunner(store, clock, logger);
-    const hosts = new HostService(store, clock, logger);
+    const trust = await ClusterTrust.open({
+      pkiDir: join(config.dataDir, 'pki'),
+      addresses: serverAddresses(config.apiHost, options.clusterAddresses),
+      store,
+      clock,
+      logger,
+    });
+    const hosts = new HostService(
+      store,
+      clock,
+      logger,
+      (agentUrl, hostName) => new HttpsAgentClient(agentUrl, hostName, trust.identity),
+      { hostTimeoutSeconds: config.hostTimeoutSeconds },
+    );
     const vms = new VmService(store, hosts, operations);
     const reconciler = new Reconciler(vms, clock, logger);
     hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
     const readiness = new Readiness();
-    const deps: ServerDeps = { store, tokens, clock, logger, hosts, operations, vms, readiness };
+    const deps: ServerDeps = {
+      store,
+      tokens,
+      clock,
+      logger,
+      hosts,
+      operations,
+      vms,
+      readiness,
+      trust,
+    };
     const app = buildApp(deps);
     await app.listen({ host: config.apiHost, port: config.apiPort });
     const address = app.server.address();
@@ -80,7 +111,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         cause: error,
       });
     });
-    hosts.startMonitor(options.hostPollMs ?? 2000);
+    const cluster = buildClusterApp({ store, clock, logger, hosts, trust, imageDir });
+    await cluster
+      .listen({ host: config.apiHost, port: config.clusterPort })
+      .catch(async (error) => {
+        await events.close();
+        await app.close();
+        throw new Error(
+          `cannot listen on NOVACRON_CLUSTER_PORT ${config.clusterPort}: ${String(error)}`,
+          {
+            cause: error,
+          },
+        );
+      });
+    const clusterAddress = cluster.server.address();
+    trust.advertise(
+      options.clusterUrl ??
+        advertisedClusterUrl(
+          config.apiHost,
+          typeof clusterAddress === 'object' && clusterAddress !== null
+            ? clusterAddress.port
+            : config.clusterPort,
+        ),
+    );
+    hosts.startMonitor();
     // Operations a previous process left unfinished: resumed or rolled back from their phase.
     const recovered = await operations.recover(vms.recoveryPlans());
     if (recovered.resumed + recovered.rolledBack > 0) {
@@ -97,9 +151,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(admin.generatedPassword === undefined
         ? {}
         : { generatedAdminPassword: admin.generatedPassword }),
-      registerHost: (agentUrl) => hosts.register(agentUrl),
+      clusterUrl: trust.clusterUrl,
+      trust,
       close: async () => {
         readiness.notReady('stopping');
+        await cluster.close();
         await hosts.stopMonitor();
         await reconciler.close();
         // Not awaited before app.close: the streams it upgraded end when the app closes them.

@@ -15,6 +15,7 @@ export {
 } from './tokens.js';
 export {
   CA_VALIDITY_DAYS,
+  certificateAddresses,
   certificateFingerprint,
   ClusterCa,
   createCertificateRequest,

@@ -1,3 +1,4 @@
+import type { Agent } from 'node:https';
 import {
   ERROR_CODES,
   type AgentHostInfo,
@@ -7,6 +8,7 @@ import {
   type ErrorBody,
   type ErrorCode,
 } from '@novacron/api';
+import { clusterAgent, clusterRequest, readText, type TlsIdentity } from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
 
 /** What the server asks of one host's agent (ARCHITECTURE.md §4). */
@@ -17,16 +19,27 @@ export interface AgentPort {
   changeState(id: string, change: AgentVmStateChange): Promise<AgentVmStatus>;
   deleteVm(id: string): Promise<void>;
   consoleOutput(id: string, tailBytes?: number): Promise<string>;
+  /** Lets go of kept-alive connections. */
+  close?(): void;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
-/** The agent API over HTTP. Mutual TLS arrives with agents that join (the control-plane issue). */
-export class HttpAgentClient implements AgentPort {
+/**
+ * The agent API over HTTPS with mutual TLS (docs/adr/0008-cluster-trust.md): the server presents
+ * its own certificate, trusts only the cluster CA, and accepts only the certificate of the host
+ * it means to call (its name, not the address dialled, identifies the agent).
+ */
+export class HttpsAgentClient implements AgentPort {
+  private readonly agent: Agent;
+
   constructor(
     readonly baseUrl: string,
     private readonly hostName: string,
-  ) {}
+    identity: TlsIdentity,
+  ) {
+    this.agent = clusterAgent(identity, { role: 'agent', name: hostName });
+  }
 
   hostInfo(): Promise<AgentHostInfo> {
     return this.call<AgentHostInfo>('GET', '/v1/host');
@@ -37,8 +50,8 @@ export class HttpAgentClient implements AgentPort {
   }
 
   ensureVm(spec: AgentVmSpec): Promise<AgentVmStatus> {
-    // Starting QEMU includes creating its disk; allow more than a plain call.
-    return this.call<AgentVmStatus>('PUT', `/v1/vms/${spec.id}`, spec, 60_000);
+    // Starting QEMU includes pulling the image and creating the disk: allow more than a plain call.
+    return this.call<AgentVmStatus>('PUT', `/v1/vms/${spec.id}`, spec, 10 * 60_000);
   }
 
   changeState(id: string, change: AgentVmStateChange): Promise<AgentVmStatus> {
@@ -55,33 +68,38 @@ export class HttpAgentClient implements AgentPort {
     return this.call<string>('GET', `/v1/vms/${id}/console${query}`);
   }
 
+  close(): void {
+    this.agent.destroy();
+  }
+
   private async call<T>(
     method: string,
     path: string,
     body?: unknown,
     timeoutMs = DEFAULT_TIMEOUT_MS,
   ): Promise<T> {
-    let response: Response;
+    let status: number;
+    let type: string;
+    let text: string;
     try {
-      response = await fetch(new URL(path, this.baseUrl), {
+      const response = await clusterRequest(new URL(path, this.baseUrl), {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        agent: this.agent,
+        body,
+        timeoutMs,
       });
+      status = response.statusCode ?? 0;
+      type = response.headers['content-type'] ?? '';
+      text = await readText(response);
     } catch (error) {
       throw new DomainError(
         'HOST_UNREACHABLE',
         `host ${this.hostName} did not answer: ${reason(error)}`,
-        {
-          host: this.hostName,
-        },
+        { host: this.hostName },
       );
     }
-    const text = await response.text();
-    if (!response.ok) throw this.agentError(response.status, text);
-    if (response.status === 204 || text === '') return undefined as T;
-    const type = response.headers.get('content-type') ?? '';
+    if (status < 200 || status >= 300) throw this.agentError(status, text);
+    if (status === 204 || text === '') return undefined as T;
     return (type.includes('application/json') ? JSON.parse(text) : text) as T;
   }
 
@@ -102,8 +120,8 @@ export class HttpAgentClient implements AgentPort {
 
 function reason(error: unknown): string {
   if (error instanceof Error) {
-    const cause = (error as Error & { cause?: { code?: string } }).cause;
-    return cause?.code ?? error.message;
+    const code = (error as Error & { code?: string }).code;
+    return code === undefined ? error.message : `${code}: ${error.message}`;
   }
   return String(error);
 }

@@ -1,48 +1,76 @@
-import type { AgentVmStatus, Host, Vm } from '@novacron/api';
+import type { AgentVmStatus, ClusterHeartbeat, Host, Vm } from '@novacron/api';
 import { DomainError, type Clock } from '@novacron/domain';
 import type { Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
-import { HttpAgentClient, type AgentPort } from '../agents/agent-client.js';
+import type { AgentPort } from '../agents/agent-client.js';
 
-/** VM states owned by an operation in flight: the monitor leaves them to it. */
+/** VM states owned by an operation in flight: heartbeats leave them to it. */
 const TRANSITIONAL = new Set(['creating', 'starting', 'stopping', 'deleting']);
 
+export interface HostServiceOptions {
+  /** A host without a heartbeat for this long is unreachable and its VMs unknown. */
+  hostTimeoutSeconds?: number;
+}
+
 /**
- * Knows every host's agent, registers hosts and keeps their VMs' observed state in the store
- * current by polling each agent (the agents' own heartbeats arrive with the control-plane issue).
+ * Knows every host's agent and keeps hosts and their VMs' observed state current from the
+ * agents' heartbeats; a sweep marks a host unreachable (and its VMs unknown) when its heartbeats
+ * stop, and the next heartbeat restores both (docs/adr/0008-cluster-trust.md).
  */
 export class HostService {
-  private readonly agents = new Map<string, AgentPort>();
+  private readonly agents = new Map<string, { url: string; port: AgentPort }>();
+  private readonly timeoutMs: number;
+  private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
+  private sweeping: Promise<void> | undefined;
   /** Told of every observation of a VM, for reconciliation (services/reconciler.ts). */
   onObserved:
-    | ((vm: Vm, observed: { state: Vm['state']; reason: string | null }) => void)
-    | undefined;
+    ((vm: Vm, observed: { state: Vm['state']; reason: string | null }) => void) | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly connect: (agentUrl: string, hostName: string) => AgentPort = (url, name) =>
-      new HttpAgentClient(url, name),
-  ) {}
+    /** Makes the client of one host's agent API (mutual TLS; server.ts). */
+    private readonly connect: (agentUrl: string, hostName: string) => AgentPort = unreachable,
+    options: HostServiceOptions = {},
+  ) {
+    this.timeoutMs = (options.hostTimeoutSeconds ?? 15) * 1000;
+    this.startedAt = clock.now().getTime();
+  }
 
-  /** Registers (or refreshes) the host whose agent answers at `agentUrl`, from what it reports. */
-  async register(agentUrl: string): Promise<Host> {
-    const info = await this.connect(agentUrl, agentUrl).hostInfo();
-    const host = await this.store.hosts.upsert({
-      name: info.name,
-      agentUrl,
-      cpus: info.cpus,
-      memoryMiB: info.memoryMiB,
-      accelerator: info.accelerator,
-      acceleratorReason: info.acceleratorReason,
-      qemuVersion: info.qemuVersion,
+  /**
+   * One heartbeat of the host `hostName` (from its certificate, never from the body): registers
+   * the host or refreshes its facts, brings it back from unreachable, records liveness, and takes
+   * every VM's observed state from the report.
+   */
+  async heartbeat(hostName: string, beat: ClusterHeartbeat): Promise<Host> {
+    let host = await this.hostByName(hostName);
+    if (host === undefined || factsChanged(host, beat)) {
+      host = await this.store.hosts.upsert({
+        name: hostName,
+        agentUrl: beat.agentUrl,
+        cpus: beat.host.cpus,
+        memoryMiB: beat.host.memoryMiB,
+        accelerator: beat.host.accelerator,
+        acceleratorReason: beat.host.acceleratorReason,
+        qemuVersion: beat.host.qemuVersion,
+      });
+      this.logger.info({ host: hostName, agentUrl: beat.agentUrl }, 'host registered');
+    }
+    if (host.state === 'unreachable') {
+      this.logger.info({ host: hostName }, 'host heartbeats again');
+      host = (await this.store.hosts.setState(host.id, 'ready')) ?? host;
+    }
+    host = (await this.store.hosts.recordHeartbeat(host.id, this.clock.now())) ?? host;
+    const byId = new Map(beat.vms.map((status) => [status.id, status]));
+    await this.markVms(host.name, (vmId) => {
+      const status = byId.get(vmId);
+      return status === undefined
+        ? { state: 'unknown', reason: `host ${hostName} does not know this VM` }
+        : { state: status.state, reason: status.reason };
     });
-    await this.store.hosts.recordHeartbeat(host.id, this.clock.now());
-    this.agents.set(host.id, this.connect(agentUrl, host.name));
-    return (await this.store.hosts.get(host.id)) ?? host;
+    return host;
   }
 
   /** The agent of a host by name or id. */
@@ -54,20 +82,21 @@ export class HostService {
       });
     }
     let agent = this.agents.get(host.id);
-    if (agent === undefined) {
-      agent = this.connect(host.agentUrl, host.name);
+    if (agent === undefined || agent.url !== host.agentUrl) {
+      agent?.port.close?.();
+      agent = { url: host.agentUrl, port: this.connect(host.agentUrl, host.name) };
       this.agents.set(host.id, agent);
     }
-    return { host, agent };
+    return { host, agent: agent.port };
   }
 
-  /** Starts polling every host's agent each `intervalMs`. */
-  startMonitor(intervalMs: number): void {
+  /** Starts sweeping for hosts whose heartbeats stopped, every `intervalMs`. */
+  startMonitor(intervalMs = Math.max(250, Math.min(1000, this.timeoutMs / 4))): void {
     const tick = () => {
-      this.polling = this.pollAll()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'host poll failed'))
+      this.sweeping = this.sweep()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'host sweep failed'))
         .finally(() => {
-          this.polling = undefined;
+          this.sweeping = undefined;
           if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMs);
         });
     };
@@ -77,37 +106,44 @@ export class HostService {
   async stopMonitor(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.polling;
+    await this.sweeping;
+    for (const agent of this.agents.values()) agent.port.close?.();
+    this.agents.clear();
   }
 
-  /** One pass over every host: observed VM states in, unreachable hosts marked. */
-  async pollAll(): Promise<void> {
+  /**
+   * One pass: a host whose last heartbeat is older than the timeout is marked unreachable and
+   * its VMs unknown (never silently lost). Heartbeats from before this server started count from
+   * its start, so a restart does not mark every host at once.
+   */
+  async sweep(): Promise<void> {
+    const now = this.clock.now().getTime();
     for (const host of await this.store.hosts.list()) {
-      const { agent } = await this.agentOf(host.id);
-      let statuses: AgentVmStatus[];
-      try {
-        statuses = await agent.listVms();
-      } catch (error) {
-        if (host.state !== 'unreachable') {
-          this.logger.warn({ host: host.name, err: error }, 'host unreachable');
-          await this.store.hosts.setState(host.id, 'unreachable');
-        }
-        await this.markVms(host.name, () => ({
-          state: 'unknown',
-          reason: `host ${host.name} is unreachable`,
-        }));
-        continue;
+      const last = Math.max(
+        host.lastHeartbeatAt === null ? 0 : Date.parse(host.lastHeartbeatAt),
+        this.startedAt,
+      );
+      if (now - last <= this.timeoutMs) continue;
+      // A disabled host keeps showing disabled; its VMs still become unknown.
+      if (host.state === 'ready') {
+        this.logger.warn(
+          { host: host.name, lastHeartbeatAt: host.lastHeartbeatAt },
+          'host unreachable: no heartbeat',
+        );
+        await this.store.hosts.setState(host.id, 'unreachable');
       }
-      if (host.state === 'unreachable') await this.store.hosts.setState(host.id, 'ready');
-      await this.store.hosts.recordHeartbeat(host.id, this.clock.now());
-      const byId = new Map(statuses.map((status) => [status.id, status]));
-      await this.markVms(host.name, (vmId) => {
-        const status = byId.get(vmId);
-        return status === undefined
-          ? { state: 'unknown', reason: `host ${host.name} does not know this VM` }
-          : { state: status.state, reason: status.reason };
-      });
+      const since = host.lastHeartbeatAt ?? 'it registered';
+      await this.markVms(host.name, () => ({
+        state: 'unknown',
+        reason: `host ${host.name} is unreachable: no heartbeat since ${since}`,
+      }));
     }
+  }
+
+  private async hostByName(name: string): Promise<Host | undefined> {
+    const host = await this.store.hosts.get(name);
+    // get() tries ids first: a host whose id happens to equal this name is another host.
+    return host?.name === name ? host : undefined;
   }
 
   private async markVms(
@@ -123,8 +159,37 @@ export class HostService {
       try {
         await this.store.vms.update(vm.id, { state, stateReason: reason }, vm.version);
       } catch {
-        // Changed meanwhile (an operation started): the next poll looks again.
+        // Changed meanwhile (an operation started): the next heartbeat looks again.
       }
     }
   }
+}
+
+/** Without a way to call agents (tests that never do), every host is unreachable. */
+function unreachable(_agentUrl: string, hostName: string): AgentPort {
+  const fail = () =>
+    Promise.reject(
+      new DomainError('HOST_UNREACHABLE', `this server cannot call host ${hostName}`, {
+        host: hostName,
+      }),
+    );
+  return {
+    hostInfo: fail,
+    listVms: fail,
+    ensureVm: fail,
+    changeState: fail,
+    deleteVm: fail,
+    consoleOutput: fail,
+  };
+}
+
+function factsChanged(host: Host, beat: ClusterHeartbeat): boolean {
+  return (
+    host.agentUrl !== beat.agentUrl ||
+    host.cpus !== beat.host.cpus ||
+    host.memoryMiB !== beat.host.memoryMiB ||
+    host.accelerator !== beat.host.accelerator ||
+    host.acceleratorReason !== beat.host.acceleratorReason ||
+    host.qemuVersion !== beat.host.qemuVersion
+  );
 }

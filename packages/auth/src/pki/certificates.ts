@@ -358,6 +358,12 @@ function subjectFields(name: x509.Name): { CN?: string; OU?: string } {
   };
 }
 
+/** The IP addresses and DNS names a certificate (PEM) is valid for. */
+export function certificateAddresses(certPem: string): string[] {
+  const san = new x509.X509Certificate(certPem).getExtension(x509.SubjectAlternativeNameExtension);
+  return san?.names.items.map((name) => name.value) ?? [];
+}
+
 /** The role and name in a certificate's subject (PEM), when it is a cluster certificate. */
 export function identityOfCertificate(certPem: string): PeerIdentity | undefined {
   return peerIdentityOf(subjectFields(new x509.X509Certificate(certPem).subjectName));

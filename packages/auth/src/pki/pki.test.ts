@@ -7,6 +7,7 @@ import { createServer, type TLSSocket } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  certificateAddresses,
   ClusterCa,
   createCertificateRequest,
   identityOfCertificate,
@@ -51,6 +52,12 @@ describe('cluster CA', () => {
     });
     expect(identity.ca).toBe(ca.certPem);
     expect(sans(identity.cert)).toEqual(['ip:127.0.0.1', 'ip:::1', 'dns:localhost', 'ip:10.0.0.1']);
+    expect(certificateAddresses(identity.cert)).toEqual([
+      '127.0.0.1',
+      '::1',
+      'localhost',
+      '10.0.0.1',
+    ]);
     expect(identityOfCertificate(identity.cert)).toEqual(server);
     const node = new X509Certificate(identity.cert);
     expect(node.checkIssued(new X509Certificate(ca.certPem))).toBe(true);

@@ -302,4 +302,35 @@ describe('event stream liveness', () => {
     expect(lively.closed).toBeUndefined();
     await lively.end();
   });
+
+  it('tells its clients why when the server stops, so they come back with since', async () => {
+    const { store } = testStore;
+    const hosts = new HostService(store, systemClock, logger);
+    const operations = new OperationRunner(store, systemClock, logger);
+    const vms = new VmService(store, hosts, operations);
+    const tokens = new AccessTokens(newSigningSecret());
+    const server = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms });
+    try {
+      await server.listen({ host: '127.0.0.1', port: 0 });
+      const port = (server.server.address() as AddressInfo).port;
+      const issued = await tokens.issue(
+        { sub: 'u1', username: 'admin', role: 'admin', sid: 's1' },
+        new Date(),
+      );
+      const client = new RawClient(
+        new WebSocket(`ws://127.0.0.1:${port}/api/v1/events`),
+        issued.token,
+      );
+      await until(() => client.frames.length === 1);
+      await server.close();
+      await until(() => client.closed !== undefined);
+      expect(client.closed).toEqual({
+        code: 1001,
+        reason: 'server stopping; reconnect with since',
+      });
+    } finally {
+      await server.close();
+      await operations.close();
+    }
+  });
 });

@@ -21,19 +21,21 @@ export function registerEventStream(
 ): void {
   const settings = { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options };
   const connections = new Set<EventStreamConnection>();
+  // On the root and added now, so it runs before @fastify/websocket's own preClose, which would
+  // close every socket without a code: clients learn why and that resuming will work.
+  app.addHook('preClose', (hookDone) => {
+    for (const connection of connections) {
+      connection.close(
+        EVENT_STREAM_CLOSE_CODES.GOING_AWAY,
+        'server stopping; reconnect with since',
+      );
+    }
+    hookDone();
+  });
   // A WebSocket route must be declared once @fastify/websocket has loaded (its onRoute hook
   // turns the route into an upgrade), so it lives in a plugin registered after it.
   void app.register((plugin, _opts, done) => {
     const scope = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    scope.addHook('preClose', (hookDone) => {
-      for (const connection of connections) {
-        connection.close(
-          EVENT_STREAM_CLOSE_CODES.GOING_AWAY,
-          'server stopping; reconnect with since',
-        );
-      }
-      hookDone();
-    });
     scope.route({
       method: 'GET',
       url: EVENTS_PATH,

@@ -153,6 +153,14 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       }),
     },
     hosts: {
+      add: vi.fn((name: string) =>
+        Promise.resolve({
+          name,
+          token: `ncj1.${'s'.repeat(43)}.${'f'.repeat(64)}`,
+          expiresAt: '2026-01-01T01:00:00.000Z',
+          joinCommand: `novacron agent --server https://10.0.0.1:8093 --join ncj1.x --name ${name}`,
+        }),
+      ),
       list: vi.fn(() => Promise.resolve({ items: [host], nextCursor: null })),
       get: vi.fn(() => Promise.resolve(host)),
       patch: vi.fn((_name: string, patch: HostPatch) =>
@@ -283,6 +291,29 @@ describe('listing', () => {
     );
   });
 });
+  it('host add prints the join token once and the exact command that joins with it', async () => {
+    const { code, stdout, client } = await cli(['host', 'add', 'node1']);
+    expect(code).toBe(0);
+    expect(client.hosts.add).toHaveBeenCalledWith('node1');
+    expect(stdout).toBe(
+      [
+        'join token for host node1, valid until 2026-01-01T01:00:00.000Z, shown only once:',
+        `  ncj1.${'s'.repeat(43)}.${'f'.repeat(64)}`,
+        'on the machine to join, run:',
+        '  novacron agent --server https://10.0.0.1:8093 --join ncj1.x --name node1',
+        '',
+      ].join('\n'),
+    );
+    const json = await cli(['host', 'add', 'node2', '-o', 'json']);
+    expect(parse(json.stdout)).toMatchObject({ name: 'node2', expiresAt: expect.any(String) });
+  });
+
+  it('agent needs --server', async () => {
+    const { code, stderr } = await cli(['agent', '--join', 'x']);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/--server/);
+  });
+
 
 describe('vm create', () => {
   it('sends sizes in MiB and GiB and prints the operation', async () => {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { NovaCronClient } from '@novacron/client';
 import { loadConfig, userConfigDir } from '@novacron/config';
+import { registerAgentCommand } from './commands/agent.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerDownCommand } from './commands/down.js';
 import { registerEventsCommand } from './commands/events.js';
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerEventsCommand(program, ctx);
   registerUpCommand(program);
   registerDownCommand(program);
+  registerAgentCommand(program);
   registerCompletionCommand(program, ctx);
   return program;
 }

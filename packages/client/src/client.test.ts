@@ -76,6 +76,24 @@ describe('NovaCronClient requests', () => {
     ]);
   });
 
+  it('asks for a join token with POST /api/v1/hosts', async () => {
+    const token = {
+      name: 'node1',
+      token: 'ncj1.x.y',
+      expiresAt: '2026-01-01T01:00:00.000Z',
+      joinCommand: 'novacron agent --server https://10.0.0.1:8093 --join ncj1.x.y --name node1',
+    };
+    const { fetch, calls } = fakeFetch(() => ({ status: 201, json: token }));
+    const client = new NovaCronClient({ baseUrl: 'http://server:8090', token: 't', fetch });
+
+    expect(await client.hosts.add('node1')).toEqual(token);
+    expect([calls[0]?.method, calls[0]?.url.pathname, calls[0]?.body]).toEqual([
+      'POST',
+      '/api/v1/hosts',
+      { name: 'node1' },
+    ]);
+  });
+
   it('lists and cancels operations', async () => {
     const { fetch, calls } = fakeFetch((call) =>
       call.method === 'GET'

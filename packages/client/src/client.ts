@@ -2,6 +2,7 @@ import {
   IdOrName,
   TERMINAL_OPERATION_STATUSES,
   type Host,
+  type HostJoinToken,
   type HostPage,
   type HostPatch,
   type Image,
@@ -260,6 +261,11 @@ export class HostsResource {
       params: { host: idOrName },
       body: patch,
     });
+  }
+
+  /** A one-time join token (admin): a machine joins as host `name` with the command it carries. */
+  add(name: string): Promise<HostJoinToken> {
+    return this.http.json('POST', '/api/v1/hosts', { body: { name } });
   }
 }
 

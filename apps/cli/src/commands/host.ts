@@ -26,6 +26,27 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
 
   withOutput(
     host
+      .command('add')
+      .description('make a one-time join token for a new host (admin); prints the command to run')
+      .argument('<name>', 'the new host name'),
+  ).action(async (name: string, _options: unknown, command: Command) => {
+    const client = await ctx.client();
+    const added = await client.hosts.add(name);
+    const format = formatOf(command);
+    ctx.print(
+      format === undefined || format === 'table'
+        ? [
+            `join token for host ${added.name}, valid until ${added.expiresAt}, shown only once:`,
+            `  ${added.token}`,
+            'on the machine to join, run:',
+            `  ${added.joinCommand}`,
+          ].join('\n')
+        : renderOne(format, added, () => []),
+    );
+  });
+
+  withOutput(
+    host
       .command('label')
       .description('set labels (key=value) or remove them (key-)')
       .argument('<name>', 'host name or id')

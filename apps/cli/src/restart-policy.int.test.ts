@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import type { Vm } from '@novacron/api';
+import { NovaCronClient } from '@novacron/client';
+import { loadConfig } from '@novacron/config';
+import { createLogger } from '@novacron/telemetry';
+import { killMatching, makeTempDir, pidsMatching, testCacheDir, waitFor } from '@novacron/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbedded, type Embedded } from './embedded.js';
+
+// Reconciliation with real QEMU: kill -9 the QEMU of a VM whose restart policy is `always` and
+// it runs again; a VM with policy `never` stays down with the reason.
+
+let embedded: Embedded | undefined;
+let client: NovaCronClient;
+let dataDir: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+
+beforeAll(async () => {
+  dataDir = await makeTempDir();
+  const config = loadConfig(
+    {
+      NOVACRON_DATA_DIR: dataDir.path,
+      NOVACRON_API_PORT: '0',
+      NOVACRON_AGENT_PORT: '0',
+      NOVACRON_CLUSTER_PORT: '0',
+      NOVACRON_WS_PORT: '0',
+      NOVACRON_ACCEL: 'tcg',
+      NOVACRON_ADMIN_PASSWORD: 'integration-test',
+      NOVACRON_LOG_LEVEL: 'warn',
+    },
+    {},
+  );
+  embedded = await startEmbedded(config, createLogger({ level: 'warn' }), {
+    imageCacheDir: join(testCacheDir, 'tiny-image'),
+    hostPollMs: 500,
+  });
+  const login = await new NovaCronClient({ baseUrl: embedded.server.url }).login(
+    'admin',
+    'integration-test',
+  );
+  client = new NovaCronClient({ baseUrl: embedded.server.url, token: login.accessToken });
+}, 180_000);
+
+afterAll(async () => {
+  await embedded?.close();
+  if (dataDir !== undefined) {
+    await killMatching(dataDir.path);
+    await dataDir.remove();
+  }
+}, 60_000);
+
+async function createRunning(name: string, restartPolicy: Vm['restartPolicy']): Promise<Vm> {
+  const create = await client.vms.create({ name, image: 'tiny', memoryMiB: 256, restartPolicy });
+  expect(await client.operations.wait(create.id, 120)).toMatchObject({ status: 'succeeded' });
+  return client.vms.get(name);
+}
+
+/** Waits until the guest has printed its READY marker `times` times (console.log appends). */
+async function readyMarkers(name: string, times: number): Promise<void> {
+  await waitFor(
+    `${name} to print its READY marker ${times} time(s)`,
+    async () => {
+      const output = await client.vms.consoleOutput(name);
+      return (output.match(/NOVACRON-GUEST-READY/g) ?? []).length >= times ? true : undefined;
+    },
+    90_000,
+    500,
+  );
+}
+
+async function qemuPid(vm: Vm): Promise<number> {
+  const [pid] = await pidsMatching(vm.id);
+  if (pid === undefined) throw new Error(`no QEMU process for VM ${vm.name}`);
+  return pid;
+}
+
+describe('restart policy with real QEMU', () => {
+  it('restarts a killed VM with policy always, and leaves one with policy never down', async () => {
+    const always = await createRunning('phoenix', 'always');
+    const never = await createRunning('mortal', 'never');
+    expect(always).toMatchObject({ state: 'running', restartPolicy: 'always', restarts: 0 });
+    const first = await qemuPid(always);
+    await readyMarkers('phoenix', 1);
+
+    process.kill(first, 'SIGKILL');
+    process.kill(await qemuPid(never), 'SIGKILL');
+
+    const back = await waitFor(
+      'the killed VM with policy always to run again',
+      async () => {
+        const vm = await client.vms.get('phoenix');
+        return vm.state === 'running' && vm.restarts === 1 ? vm : undefined;
+      },
+      90_000,
+      250,
+    );
+    expect(back.lastRestartAt).not.toBeNull();
+    const second = await qemuPid(back);
+    expect(second).not.toBe(first);
+    const restart = await client.operations.list({ target: 'phoenix', kind: 'vm.start' });
+    expect(restart.items.map((op) => op.status)).toEqual(['succeeded']);
+    // The guest boots again: its console shows a second READY marker.
+    await readyMarkers('phoenix', 2);
+
+    // Seen down by the host's heartbeats, and left down.
+    const down = await waitFor(
+      'the killed VM with policy never to be seen down',
+      async () => {
+        const vm = await client.vms.get('mortal');
+        return vm.state === 'error' ? vm : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(down).toMatchObject({ restarts: 0, desiredState: 'running', lastRestartAt: null });
+    expect(down.stateReason).toMatch(/SIGKILL/);
+    const starts = await client.operations.list({ target: 'mortal', kind: 'vm.start' });
+    expect(starts.items).toEqual([]);
+    expect(await pidsMatching(never.id)).toEqual([]);
+  }, 240_000);
+});

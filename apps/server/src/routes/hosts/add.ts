@@ -7,7 +7,15 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerHostAdd(app: ServerApp, deps: ServerDeps): void {
   app.post(
     '/api/v1/hosts',
-    { schema: { body: HostAdd, response: { 201: HostJoinToken, '4xx': ErrorBody } } },
+    {
+      schema: {
+        summary: 'Add a host: a one-time join token (admin)',
+        description:
+          'The token is bound to the host name, valid for an hour, usable once, and shown only in this answer. The machine joins with `joinCommand`.',
+        body: HostAdd,
+        response: { 201: HostJoinToken, '4xx': ErrorBody },
+      },
+    },
     async (request, reply) => {
       await requireAdmin(request, deps);
       if (deps.trust === undefined) {

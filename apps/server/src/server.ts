@@ -26,7 +26,9 @@ export interface ServerOptions {
   logger: Logger;
   /** Where downloaded Debian packages for the tiny image are kept; default `<dataDir>/cache`. */
   imageCacheDir?: string;
-  /** More addresses the server certificate names (e.g. a bridge address agents dial). */
+  /** Where the cluster port listens; default NOVACRON_API_HOST (e.g. a bridge address agents dial). */
+  clusterHost?: string;
+  /** More addresses the server certificate names. */
   clusterAddresses?: readonly string[];
   /** The cluster URL join commands name; default the listen address (or the first outside one). */
   clusterUrl?: string;
@@ -52,6 +54,7 @@ export interface RunningServer {
 /** The server's composition root: config -> store -> services -> routes -> listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger } = options;
+  const clusterHost = options.clusterHost ?? config.apiHost;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(
     config.databaseUrl === undefined
@@ -74,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const operations = new OperationRunner(store, clock, logger);
     const trust = await ClusterTrust.open({
       pkiDir: join(config.dataDir, 'pki'),
-      addresses: serverAddresses(config.apiHost, options.clusterAddresses),
+      addresses: serverAddresses(clusterHost, options.clusterAddresses),
       store,
       clock,
       logger,
@@ -112,23 +115,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     });
     const cluster = buildClusterApp({ store, clock, logger, hosts, trust, imageDir });
-    await cluster
-      .listen({ host: config.apiHost, port: config.clusterPort })
-      .catch(async (error) => {
-        await events.close();
-        await app.close();
-        throw new Error(
-          `cannot listen on NOVACRON_CLUSTER_PORT ${config.clusterPort}: ${String(error)}`,
-          {
-            cause: error,
-          },
-        );
-      });
+    await cluster.listen({ host: clusterHost, port: config.clusterPort }).catch(async (error) => {
+      await events.close();
+      await app.close();
+      throw new Error(
+        `cannot listen on NOVACRON_CLUSTER_PORT ${config.clusterPort}: ${String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    });
     const clusterAddress = cluster.server.address();
     trust.advertise(
       options.clusterUrl ??
         advertisedClusterUrl(
-          config.apiHost,
+          clusterHost,
           typeof clusterAddress === 'object' && clusterAddress !== null
             ? clusterAddress.port
             : config.clusterPort,

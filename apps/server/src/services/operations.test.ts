@@ -75,7 +75,7 @@ describe('operations interrupted by a server stop', () => {
       resumed: 0,
       rolledBack: 1,
     });
-    const ended = await server.store.operations.get(operation.id);
+    const ended = await server.operations.wait(operation.id, 5000);
     expect(ended).toMatchObject({ status: 'failed', error: { code: 'INTERRUPTED' } });
     expect(ended?.error?.message).toMatch(/phase 'started'; rolled back: VM a removed/);
     expect(await vm('a')).toBeUndefined();
@@ -117,7 +117,7 @@ describe('operations interrupted by a server stop', () => {
     });
     expect(await server.operations.wait(stop.id, 5000)).toMatchObject({ status: 'succeeded' });
     expect(await vm('a')).toMatchObject({ state: 'stopped', desiredState: 'stopped' });
-    expect(await server.store.operations.get(reboot.id)).toMatchObject({
+    expect(await server.operations.wait(reboot.id, 5000)).toMatchObject({
       status: 'failed',
       error: { code: 'INTERRUPTED' },
     });
@@ -156,7 +156,7 @@ describe('operations interrupted by a server stop', () => {
       resumed: 0,
       rolledBack: 1,
     });
-    expect((await server.store.operations.get(orphan.id))?.error?.message).toMatch(
+    expect((await server.operations.wait(orphan.id, 5000))?.error?.message).toMatch(
       /rolled back: the VM no longer exists/,
     );
   });

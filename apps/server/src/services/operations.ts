@@ -147,8 +147,9 @@ export class OperationRunner {
 
   /**
    * Resumes or rolls back every operation a previous server process left unfinished, as `plans`
-   * says for its kind; a kind without a plan ends failed with INTERRUPTED. Rollbacks are done when
-   * this returns; resumed work goes on in the background like any other operation.
+   * says for its kind; a kind without a plan is rolled back with nothing to undo. Both go on in
+   * the background like any operation (a host may take a while to come back); a rolled-back one
+   * ends `failed` with INTERRUPTED and what was undone.
    */
   async recover(
     plans: Partial<Record<OperationKind, RecoveryPlan>>,
@@ -166,31 +167,35 @@ export class OperationRunner {
             ? { rollback: () => Promise.resolve('nothing') }
             : await plan(operation);
       } catch (error) {
-        await this.finish(operation.id, 'failed', interruptedError(interrupted, error));
-        rolledBack += 1;
-        continue;
+        recovery = {
+          rollback: () => {
+            throw error;
+          },
+        };
       }
+      const where = { operation: operation.id, kind: operation.kind, phase: operation.phase };
       if ('resume' in recovery) {
-        this.logger.info(
-          { operation: operation.id, kind: operation.kind, phase: operation.phase },
-          'resuming an operation interrupted by the last stop',
-        );
+        this.logger.info(where, 'resuming an operation interrupted by the last stop');
         this.launch(operation.id, recovery.resume);
         resumed += 1;
         continue;
       }
-      let error: ErrorDetail;
-      try {
-        const undone = await recovery.rollback();
-        error = { code: 'INTERRUPTED', message: `${interrupted}; rolled back: ${undone}` };
-      } catch (rollbackError) {
-        error = interruptedError(`${interrupted}; rolling back failed`, rollbackError);
-      }
-      this.logger.warn(
-        { operation: operation.id, kind: operation.kind, phase: operation.phase },
-        error.message,
-      );
-      await this.finish(operation.id, 'failed', error);
+      this.logger.warn(where, 'rolling back an operation interrupted by the last stop');
+      const { rollback } = recovery;
+      this.launch(operation.id, async () => {
+        let undone: string;
+        try {
+          undone = await rollback();
+        } catch (error) {
+          const reason = toDomainError(error);
+          const why =
+            reason.code === 'INTERNAL' && error instanceof Error ? error.message : reason.message;
+          throw new DomainError('INTERRUPTED', `${interrupted}; rolling back failed: ${why}`, {
+            cause: reason.code,
+          });
+        }
+        throw new DomainError('INTERRUPTED', `${interrupted}; rolled back: ${undone}`);
+      });
       rolledBack += 1;
     }
     return { resumed, rolledBack };
@@ -252,13 +257,4 @@ export class OperationRunner {
 
 function errorDetail(error: DomainError): ErrorDetail {
   return { code: error.code, message: error.message, details: error.details };
-}
-
-function interruptedError(message: string, cause: unknown): ErrorDetail {
-  const reason = toDomainError(cause);
-  return {
-    code: 'INTERRUPTED',
-    message: `${message}: ${reason.code === 'INTERNAL' && cause instanceof Error ? cause.message : reason.message}`,
-    details: { cause: reason.code },
-  };
 }

@@ -14,10 +14,12 @@ import {
   assertActionAllowed,
   assertValidName,
   DomainError,
+  isDomainError,
   mergeLabels,
   targetStateOf,
 } from '@novacron/domain';
 import { DEFAULT_PROJECT, isStaleVersionError, type Store, type VmChanges } from '@novacron/store';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentPort } from '../agents/agent-client.js';
 import type { HostService } from './hosts.js';
 import {
@@ -31,6 +33,11 @@ import {
 /** Machine type fixed per VM at creation so that it stays migratable across QEMU upgrades. */
 export const DEFAULT_MACHINE_TYPE = 'pc-q35-7.2';
 const DEFAULTS = { cpus: 1, memoryMiB: 256, diskGiB: 1 };
+/**
+ * How long a resumed or rolled-back operation waits for its host after a server restart: the
+ * local agent starts after the server, a remote one reconnects with its next heartbeat.
+ */
+const RECOVERY_HOST_WAIT_MS = 60_000;
 /** Re-reads of a VM that changed under a patch or an action before giving up. */
 const PATCH_ATTEMPTS = 5;
 
@@ -249,12 +256,16 @@ export class VmService {
     };
   }
 
-  private async resumeOf(kind: VmOperationKind, vm: Vm): Promise<Recovery> {
-    if (kind === 'vm.create') return { resume: (context) => this.createWork(vm.id, context) };
-    const { agent } = await this.agentFor(vm);
-    if (kind === 'vm.delete') return { resume: (context) => this.deleteWork(vm, agent, context) };
+  private resumeOf(kind: VmOperationKind, vm: Vm): Recovery {
     const action = kind.slice('vm.'.length) as VmAction['action'];
-    return { resume: (context) => this.actionWork(vm, { action }, agent, context) };
+    return {
+      resume: async (context) => {
+        const agent = await this.reachableAgent(vm, context.signal);
+        if (kind === 'vm.create') return this.createWork(vm.id, context);
+        if (kind === 'vm.delete') return this.deleteWork(vm, agent, context);
+        return this.actionWork(vm, { action }, agent, context);
+      },
+    };
   }
 
   private rollbackOf(kind: VmOperationKind, vm: Vm, phase: string): Recovery {
@@ -263,8 +274,7 @@ export class VmService {
       return {
         rollback: async () => {
           if (phase !== 'started' && vm.host !== null) {
-            const { agent } = await this.hosts.agentOf(vm.host);
-            await agent.deleteVm(vm.id);
+            await (await this.reachableAgent(vm)).deleteVm(vm.id);
           }
           await this.store.vms.delete(vm.id);
           return `VM ${vm.name} removed`;
@@ -408,7 +418,7 @@ export class VmService {
   private async resync(vm: Vm): Promise<AgentVmStatus | undefined> {
     let status: AgentVmStatus | undefined;
     try {
-      const { agent } = await this.agentFor(vm);
+      const agent = await this.reachableAgent(vm);
       status = (await agent.listVms()).find((s) => s.id === vm.id);
     } catch {
       status = undefined;
@@ -427,6 +437,26 @@ export class VmService {
       desiredState: running ? 'running' : 'stopped',
     });
     return status;
+  }
+
+  /**
+   * The VM's agent once it answers: after a server restart its host may not be back yet. Gives
+   * up with HOST_UNREACHABLE after RECOVERY_HOST_WAIT_MS, or at once when `signal` is aborted.
+   */
+  private async reachableAgent(vm: Vm, signal?: AbortSignal): Promise<AgentPort> {
+    const deadline = performance.now() + RECOVERY_HOST_WAIT_MS;
+    for (;;) {
+      // Looked up each time: a host that comes back may answer at a new address.
+      const { agent } = await this.agentFor(vm);
+      try {
+        await agent.listVms();
+        return agent;
+      } catch (error) {
+        const unreachable = isDomainError(error) && error.code === 'HOST_UNREACHABLE';
+        if (!unreachable || signal?.aborted || performance.now() >= deadline) throw error;
+      }
+      await sleep(500);
+    }
   }
 
   private async imageOf(vm: Vm): Promise<Image> {

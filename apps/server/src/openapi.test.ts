@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { AccessTokens, newSigningSecret } from '@novacron/auth';
 import { openSqliteTestStore, systemClock, type TestStore } from '@novacron/store';
 import { createLogger } from '@novacron/telemetry';
+import prettier from 'prettier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.js';
 import type { ServerApp } from './deps.js';
 import type { OpenApiDocument } from './openapi.js';
+import { renderApiReference } from './openapi-markdown.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
@@ -156,5 +160,15 @@ describe('the OpenAPI document', () => {
     expect(page.headers['content-security-policy']).toMatch(/default-src 'none'/);
     expect(page.body).not.toMatch(/<script[^>]*\bsrc=|<link\b|@import|url\(|fetch\(/);
     expect(page.body).toContain('"openapi":"3.1.0"');
+  });
+
+  it('matches docs/reference/api.md (run `npm run docs` after changing a route)', async () => {
+    const path = fileURLToPath(new URL('../../../docs/reference/api.md', import.meta.url));
+    const options = (await prettier.resolveConfig(path)) ?? {};
+    const expected = await prettier.format(renderApiReference(document), {
+      ...options,
+      filepath: path,
+    });
+    expect(await readFile(path, 'utf8')).toBe(expected);
   });
 });

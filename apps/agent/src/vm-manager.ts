@@ -42,6 +42,8 @@ interface VmEntry {
   /** Set while an action moves the VM: what to report meanwhile. */
   transition: Extract<VmState, 'starting' | 'stopping'> | null;
   lastExit: RecordedExit | null;
+  /** Settles once the last QEMU's exit is written to status.json. */
+  exitRecorded: Promise<void>;
 }
 
 const GiB = 1024 ** 3;
@@ -74,6 +76,7 @@ export class VmManager {
         qemu: null,
         transition: null,
         lastExit: await stateDir.readExit(id),
+        exitRecorded: Promise.resolve(),
       };
       this.vms.set(id, entry);
       const qemu = await QemuInstance.attach({
@@ -127,7 +130,13 @@ export class VmManager {
       let entry = this.vms.get(spec.id);
       if (entry) entry.spec = spec;
       else {
-        entry = { spec, qemu: null, transition: null, lastExit: await stateDir.readExit(spec.id) };
+        entry = {
+          spec,
+          qemu: null,
+          transition: null,
+          lastExit: await stateDir.readExit(spec.id),
+          exitRecorded: Promise.resolve(),
+        };
         this.vms.set(spec.id, entry);
       }
       await this.ensureDisk(spec);
@@ -176,6 +185,8 @@ export class VmManager {
       const entry = this.vms.get(id);
       const qemu = entry?.qemu && !entry.qemu.hasExited ? entry.qemu : null;
       if (qemu) await qemu.quit();
+      this.vms.delete(id);
+      await entry?.exitRecorded;
       // A QEMU we do not hold (e.g. a failed attach) must not outlive its folder either.
       const stray = await QemuInstance.attach({
         vmId: id,
@@ -183,7 +194,6 @@ export class VmManager {
         connectTimeoutMs: 1_000,
       });
       if (stray) await stray.quit();
-      this.vms.delete(id);
       await this.options.stateDir.remove(id);
     });
   }
@@ -292,7 +302,8 @@ export class VmManager {
   /** Follows a QEMU until it exits, then records how it ended. */
   private adopt(id: string, entry: VmEntry, qemu: QemuInstance): void {
     entry.qemu = qemu;
-    void qemu.exited.then(async (exit: QemuExit) => {
+    // Kept so that delete waits for it: the write would otherwise race the folder's removal.
+    entry.exitRecorded = qemu.exited.then(async (exit: QemuExit) => {
       if (entry.qemu !== qemu || this.closed) return;
       entry.qemu = null;
       entry.lastExit = {

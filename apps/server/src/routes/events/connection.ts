@@ -166,15 +166,16 @@ export class EventStreamConnection {
   }
 
   async #handle(data: unknown, isBinary: boolean): Promise<void> {
-    const message = parseMessage(data, isBinary);
-    if (message === undefined) {
+    const parsed = parseMessage(data, isBinary);
+    if ('problem' in parsed) {
       this.fail(
         'VALIDATION_FAILED',
-        'expected a JSON text message: {"type":"auth","token":...} or {"type":"subscribe",...}',
+        `${parsed.problem}: expected {"type":"auth","token":...} or {"type":"subscribe",...}`,
         EVENT_STREAM_CLOSE_CODES.BAD_MESSAGE,
       );
       return;
     }
+    const { message } = parsed;
     if (message.type === 'auth') {
       try {
         await this.deps.tokens.verify(message.token, this.deps.clock.now());
@@ -209,8 +210,11 @@ export class EventStreamConnection {
   }
 }
 
-function parseMessage(data: unknown, isBinary: boolean): EventStreamClientMessage | undefined {
-  if (isBinary) return undefined;
+function parseMessage(
+  data: unknown,
+  isBinary: boolean,
+): { message: EventStreamClientMessage } | { problem: string } {
+  if (isBinary) return { problem: 'a binary frame' };
   const text = Buffer.isBuffer(data)
     ? data.toString('utf8')
     : Array.isArray(data)
@@ -218,12 +222,19 @@ function parseMessage(data: unknown, isBinary: boolean): EventStreamClientMessag
       : data instanceof ArrayBuffer
         ? Buffer.from(data).toString('utf8')
         : undefined;
-  if (text === undefined) return undefined;
+  if (text === undefined) return { problem: 'an unreadable frame' };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    return { problem: 'not JSON' };
   }
-  return Value.Check(EventStreamClientMessage, value) ? value : undefined;
+  if (Value.Check(EventStreamClientMessage, value)) return { message: value };
+  const type = (value as { type?: unknown } | null)?.type;
+  return {
+    problem:
+      type === 'auth' || type === 'subscribe'
+        ? `a ${type} message that does not fit its schema`
+        : 'an unknown message type',
+  };
 }

@@ -239,6 +239,18 @@ for (const database of databases) {
       await until(() => garbage.closed !== undefined);
       expect(garbage.closed?.code).toBe(4400);
       expect(garbage.frames[0]).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
+
+      for (const subscribe of [{ types: 'vm.*' }, { types: ['vms.*'] }, { since: -1 }]) {
+        const bad = connect('', { auth: token });
+        await bad.opened;
+        bad.socket.send(JSON.stringify({ type: 'subscribe', ...subscribe }));
+        await until(() => bad.closed !== undefined);
+        expect(bad.closed?.code).toBe(4400);
+        expect(bad.frames.find((f) => f.type === 'error')).toMatchObject({
+          error: { code: 'VALIDATION_FAILED' },
+        });
+        expect(bad.events).toEqual([]);
+      }
     });
 
     it('refuses bad filters before the upgrade with a 400 and the error body', async () => {

@@ -80,10 +80,10 @@ export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
       connectionsCheckingInterval: Math.max(100, Math.min(30_000, requestTimeout / 4)),
     },
     clientErrorHandler: handleClientError,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
     // The router's own refusals (a bad URL, an overlong parameter) get the usual error body.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>

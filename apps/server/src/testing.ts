@@ -1,5 +1,6 @@
 import type { AgentVmSpec, AgentVmStateChange, AgentVmStatus } from '@novacron/api';
 import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
+import { DomainError } from '@novacron/domain';
 import { openSqliteTestStore, systemClock, type Store, type TestStore } from '@novacron/store';
 import { createLogger } from '@novacron/telemetry';
 import type { AgentPort } from './agents/agent-client.js';
@@ -18,6 +19,8 @@ export class FakeAgent implements AgentPort {
   readonly specs = new Map<string, AgentVmSpec>();
   readonly vms = new Map<string, AgentVmStatus>();
   private held: { promise: Promise<void>; release: () => void } | undefined;
+  /** While true, every call fails as a host that does not answer. */
+  unreachable = false;
   /** Resolves when a call reaches the agent while it is held. */
   private arrived: (() => void) | undefined;
 
@@ -49,6 +52,7 @@ export class FakeAgent implements AgentPort {
   }
 
   listVms() {
+    if (this.unreachable) return Promise.reject(this.down());
     return Promise.resolve([...this.vms.values()]);
   }
 
@@ -87,7 +91,14 @@ export class FakeAgent implements AgentPort {
     return Promise.resolve('NOVACRON-GUEST-READY\n');
   }
 
+  private down(): DomainError {
+    return new DomainError('HOST_UNREACHABLE', `host ${this.name} did not answer`, {
+      host: this.name,
+    });
+  }
+
   private async gate(): Promise<void> {
+    if (this.unreachable) throw this.down();
     const held = this.held;
     if (held === undefined) return;
     this.arrived?.();

@@ -125,6 +125,44 @@ describe('operations interrupted by a server stop', () => {
     expect(fresh.calls).toEqual([`stop ${(await vm('a'))?.id ?? ''}`]);
   });
 
+  it('waits for a host that is not back yet', async () => {
+    server = await startTestServer();
+    const held = server.agent.hold();
+    const created = await post('/api/v1/vms', { name: 'a', image: 'tiny' });
+    await held;
+
+    // The host comes back a second after the server.
+    const late = new FakeAgent();
+    late.unreachable = true;
+    server = await server.restart(late);
+    await server.operations.recover(server.vms.recoveryPlans());
+    const back = setTimeout(() => (late.unreachable = false), 1000);
+    expect(await server.operations.wait(created.id, 10_000)).toMatchObject({
+      status: 'succeeded',
+    });
+    clearTimeout(back);
+    expect(late.calls).toEqual(['ensure a running 1/256']);
+  });
+
+  it('cancels a resumed operation while it waits for its host', async () => {
+    server = await startTestServer();
+    const held = server.agent.hold();
+    const created = await post('/api/v1/vms', { name: 'a', image: 'tiny' });
+    await held;
+
+    const gone = new FakeAgent();
+    gone.unreachable = true;
+    server = await server.restart(gone);
+    await server.operations.recover(server.vms.recoveryPlans());
+    expect(server.operations.isRunning(created.id)).toBe(true);
+    await server.operations.cancel(created.id);
+    expect(await server.operations.wait(created.id, 10_000)).toMatchObject({
+      status: 'cancelled',
+      error: { code: 'OPERATION_CANCELLED' },
+    });
+    expect(gone.calls).toEqual([]);
+  });
+
   it('ends an operation whose VM is gone, and cancels one nobody runs', async () => {
     server = await startTestServer();
     const orphan = await server.store.operations.create({

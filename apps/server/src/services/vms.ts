@@ -453,7 +453,10 @@ export class VmService {
         return agent;
       } catch (error) {
         const unreachable = isDomainError(error) && error.code === 'HOST_UNREACHABLE';
-        if (!unreachable || signal?.aborted || performance.now() >= deadline) throw error;
+        if (unreachable && signal?.aborted) {
+          throw cancelled(`while waiting for host ${vm.host ?? ''}; nothing was done`);
+        }
+        if (!unreachable || performance.now() >= deadline) throw error;
       }
       await sleep(500);
     }

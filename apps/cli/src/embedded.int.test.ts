@@ -73,6 +73,7 @@ describe.each(stores)('a real VM through the API on $name', ({ postgres }) => {
         NOVACRON_API_PORT: '0',
         NOVACRON_AGENT_PORT: '0',
         NOVACRON_CLUSTER_PORT: '0',
+        NOVACRON_WS_PORT: '0',
         NOVACRON_ACCEL: 'tcg',
         NOVACRON_ADMIN_PASSWORD: 'integration-test',
         NOVACRON_LOG_LEVEL: 'warn',

@@ -98,6 +98,7 @@ beforeAll(async () => {
     NOVACRON_API_PORT: String(apiPort),
     NOVACRON_AGENT_PORT: String(await freePort()),
     NOVACRON_CLUSTER_PORT: String(await freePort()),
+    NOVACRON_WS_PORT: String(await freePort()),
     NOVACRON_ACCEL: 'tcg',
     NOVACRON_LOG_LEVEL: 'warn',
   };

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { AgentVmSpec, AgentVmStatus, Operation, Vm } from '@novacron/api';
 import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
 import { openSqliteTestStore, systemClock, type TestStore } from '@novacron/store';
@@ -9,6 +10,7 @@ import type { ServerApp } from './deps.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
+import { ImageService } from './services/images.js';
 
 /** A stand-in for the agent: the layer below the server, recording what it was asked. */
 class FakeAgent implements AgentPort {
@@ -70,7 +72,16 @@ beforeEach(async () => {
   operations = new OperationRunner(store, systemClock, logger);
   const tokens = new AccessTokens(newSigningSecret());
   const vms = new VmService(store, hosts, operations);
-  app = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms });
+  app = buildApp({
+    store,
+    tokens,
+    clock: systemClock,
+    logger,
+    hosts,
+    operations,
+    vms,
+    images: new ImageService(store, operations, tmpdir()),
+  });
   // The host registers itself with its first heartbeat.
   await hosts.heartbeat('h1', {
     agentUrl: 'https://127.0.0.1:1',

@@ -15,7 +15,9 @@ import { registerHostAdd } from './routes/hosts/add.js';
 import { registerHostGet } from './routes/hosts/get.js';
 import { registerHostList } from './routes/hosts/list.js';
 import { registerHostPatch } from './routes/hosts/patch.js';
+import { registerImageDelete } from './routes/images/delete.js';
 import { registerImageGet } from './routes/images/get.js';
+import { registerImageImport } from './routes/images/import.js';
 import { registerImageList } from './routes/images/list.js';
 import { registerOperationCancel } from './routes/operations/cancel.js';
 import { registerOperationGet } from './routes/operations/get.js';
@@ -46,6 +48,8 @@ const ROUTES = [
   registerHostPatch,
   registerImageList,
   registerImageGet,
+  registerImageImport,
+  registerImageDelete,
   registerOperationList,
   registerOperationGet,
   registerOperationWait,

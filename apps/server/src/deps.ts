@@ -12,6 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
+import type { ImageService } from './services/images.js';
 import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
 
@@ -24,6 +25,7 @@ export interface ServerDeps {
   hosts: HostService;
   operations: OperationRunner;
   vms: VmService;
+  images: ImageService;
   /** The cluster CA and join tokens; without it (tests), adding a host is refused. */
   trust?: ClusterTrust;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */

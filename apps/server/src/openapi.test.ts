@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { renderApiReference } from './openapi-markdown.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
+import { ImageService } from './services/images.js';
 
 let testStore: TestStore;
 let operations: OperationRunner;
@@ -27,7 +29,16 @@ beforeAll(async () => {
   operations = new OperationRunner(store, systemClock, logger);
   const vms = new VmService(store, hosts, operations);
   const tokens = new AccessTokens(newSigningSecret());
-  app = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms });
+  app = buildApp({
+    store,
+    tokens,
+    clock: systemClock,
+    logger,
+    hosts,
+    operations,
+    vms,
+    images: new ImageService(store, operations, tmpdir()),
+  });
   const response = await app.inject({ url: '/api/v1/openapi.json' });
   expect(response.statusCode).toBe(200);
   document = response.json<OpenApiDocument>();

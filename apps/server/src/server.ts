@@ -19,6 +19,7 @@ import { advertisedClusterUrl, ClusterTrust, serverAddresses } from './services/
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { Reconciler } from './services/reconciler.js';
+import { ImageService } from './services/images.js';
 import { VmService } from './services/vms.js';
 
 export interface ServerOptions {
@@ -90,6 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       { hostTimeoutSeconds: config.hostTimeoutSeconds },
     );
     const vms = new VmService(store, hosts, operations);
+    const images = new ImageService(store, operations, imageDir);
     const reconciler = new Reconciler(vms, clock, logger);
     hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
     const readiness = new Readiness();
@@ -101,6 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       hosts,
       operations,
       vms,
+      images,
       readiness,
       trust,
     };
@@ -137,7 +140,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
     hosts.startMonitor();
     // Operations a previous process left unfinished: resumed or rolled back from their phase.
-    const recovered = await operations.recover(vms.recoveryPlans());
+    const recovered = await operations.recover({
+      ...vms.recoveryPlans(),
+      ...images.recoveryPlans(),
+    });
     if (recovered.resumed + recovered.rolledBack > 0) {
       logger.warn(recovered, 'operations interrupted by the last stop resumed or rolled back');
     }

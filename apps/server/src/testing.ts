@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AgentVmSpec, AgentVmStateChange, AgentVmStatus } from '@novacron/api';
 import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
@@ -9,6 +12,7 @@ import type { ServerApp } from './deps.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
+import { ImageService } from './services/images.js';
 
 // Unit-test support for the layers above the agent: a fake agent and an app on a SQLite store.
 // Never used on a user path.
@@ -114,6 +118,8 @@ export interface TestServer {
   hosts: HostService;
   operations: OperationRunner;
   vms: VmService;
+  /** The image store folder (a temporary one). */
+  imageDir: string;
   /** `authorization` header of a logged-in admin. */
   auth: { authorization: string };
   /** Builds the services again over the same store, as a restarted server would. */
@@ -156,7 +162,8 @@ export async function startTestServer(
     sha256: 'x',
   });
   const tokens = new AccessTokens(newSigningSecret());
-  const server = await assemble(testStore, tokens, agent, options.limits);
+  const imageDir = await mkdtemp(join(tmpdir(), 'nc-images-'));
+  const server = await assemble(testStore, tokens, agent, options.limits, imageDir);
   return server;
 }
 
@@ -165,6 +172,7 @@ async function assemble(
   tokens: AccessTokens,
   agent: FakeAgent,
   limits: AppLimits | undefined,
+  imageDir: string,
 ): Promise<TestServer> {
   const { store } = testStore;
   const logger = createLogger({ level: 'silent' });
@@ -172,7 +180,16 @@ async function assemble(
   const operations = new OperationRunner(store, systemClock, logger);
   const vms = new VmService(store, hosts, operations);
   const app = buildApp(
-    { store, tokens, clock: systemClock, logger, hosts, operations, vms },
+    {
+      store,
+      tokens,
+      clock: systemClock,
+      logger,
+      hosts,
+      operations,
+      vms,
+      images: new ImageService(store, operations, imageDir),
+    },
     limits,
   );
   const login = await app.inject({
@@ -194,17 +211,19 @@ async function assemble(
     hosts,
     operations,
     vms,
+    imageDir,
     auth,
     // The old services are dropped without waiting for their work, as in a crash.
     async restart(next = agent) {
       await stop();
-      return assemble(testStore, tokens, next, limits);
+      return assemble(testStore, tokens, next, limits, imageDir);
     },
     async close() {
       await stop();
       agent.release();
       await operations.close();
       await testStore.cleanup();
+      await rm(imageDir, { recursive: true, force: true });
     },
   };
 }

@@ -22,6 +22,9 @@ export const ERROR_CODES = [
   'OPERATION_CANCELLED',
   'INTERRUPTED',
   'VM_NAME_TAKEN',
+  'IMAGE_NAME_TAKEN',
+  'IMAGE_IN_USE',
+  'IMAGE_DOWNLOAD_FAILED',
   'HOST_NAME_TAKEN',
   'VM_INVALID_STATE',
   'NO_HOST_FITS',
@@ -79,6 +82,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_NOT_FOUND':
       return 404;
     case 'VM_NAME_TAKEN':
+    case 'IMAGE_NAME_TAKEN':
+    case 'IMAGE_IN_USE':
     case 'HOST_NAME_TAKEN':
     case 'VM_INVALID_STATE':
     case 'IMAGE_NOT_READY':
@@ -96,6 +101,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'RATE_LIMITED':
     case 'SLOW_CONSUMER':
       return 429;
+    case 'IMAGE_DOWNLOAD_FAILED':
     case 'AGENT_ERROR':
     case 'QEMU_FAILED':
     case 'IMAGE_CORRUPT':

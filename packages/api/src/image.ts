@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { Page, Timestamp } from './common.js';
+import { Name, Page, Timestamp } from './common.js';
+import { KERNEL_ARGS_PATTERN } from './vm.js';
 
 /** `kernel`: a kernel and initramfs booted directly; `disk`: a bootable disk image. */
 export const ImageKind = Type.Union([Type.Literal('kernel'), Type.Literal('disk')]);
@@ -31,3 +32,24 @@ export type Image = Static<typeof Image>;
 
 export const ImagePage = Page(Image);
 export type ImagePage = Static<typeof ImagePage>;
+
+const ImageUrl = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 });
+
+/**
+ * Import an image by URL, on the server: either `url` (a disk image: qcow2, raw, VMDK, VHD/VHDX,
+ * VDI; stored as qcow2) or `kernelUrl` and `initrdUrl` together (booted directly).
+ */
+export const ImageImport = Type.Object(
+  {
+    name: Name,
+    project: Type.Optional(Name),
+    url: Type.Optional(ImageUrl),
+    kernelUrl: Type.Optional(ImageUrl),
+    initrdUrl: Type.Optional(ImageUrl),
+    defaultKernelArgs: Type.Optional(
+      Type.String({ maxLength: 1024, pattern: KERNEL_ARGS_PATTERN }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ImageImport = Static<typeof ImageImport>;

@@ -60,7 +60,7 @@ export {
   TERMINAL_OPERATION_STATUSES,
 } from './operation.js';
 export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
-export { Image, ImageKind, ImagePage, ImageStatus } from './image.js';
+export { Image, ImageImport, ImageKind, ImagePage, ImageStatus } from './image.js';
 export { LoginRequest, LoginResponse } from './auth.js';
 export {
   Event,

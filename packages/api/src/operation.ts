@@ -20,6 +20,7 @@ export const OPERATION_KINDS = [
   'vm.pause',
   'vm.resume',
   'vm.delete',
+  'image.import',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OperationKind = Type.Enum(OPERATION_KINDS);
@@ -33,7 +34,11 @@ export const Operation = Type.Object({
   phase: Type.String(),
   /** Percent done, 0 to 100, as measured by the step that reports it. */
   progress: Type.Number({ minimum: 0, maximum: 100 }),
-  target: Type.Object({ type: Type.Literal('vm'), id: Type.String(), name: Type.String() }),
+  target: Type.Object({
+    type: Type.Enum(['vm', 'image']),
+    id: Type.String(),
+    name: Type.String(),
+  }),
   result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   error: Type.Union([ErrorDetail, Type.Null()]),
   createdAt: Timestamp,

@@ -6,6 +6,7 @@ import {
   type HostPage,
   type HostPatch,
   type Image,
+  type ImageImport,
   type ImagePage,
   type ListQuery,
   type LoginResponse,
@@ -278,6 +279,16 @@ export class ImagesResource {
 
   get(idOrName: string): Promise<Image> {
     return this.http.json('GET', '/api/v1/images/:image', { params: { image: idOrName } });
+  }
+
+  /** Starts an import by URL on the server (202); follow the operation. */
+  import(request: ImageImport): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/images', { body: request });
+  }
+
+  /** Removes an image no VM uses; answers it as it was. */
+  delete(idOrName: string): Promise<Image> {
+    return this.http.json('DELETE', '/api/v1/images/:image', { params: { image: idOrName } });
   }
 }
 

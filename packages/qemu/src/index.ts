@@ -31,9 +31,12 @@ export {
 export { findQemuPid, isQemuOfVm, processArguments, readPidFile } from './process.js';
 export { probeGuestBoot, probeKvm, type KvmProbeResult, type ProbeGuestOptions } from './probe.js';
 export {
+  convertToQcow2,
   createOverlay,
   createQcow2,
   imageInfo,
+  IMPORTABLE_FORMATS,
+  inspectForeignImage,
   resizeImage,
   type QemuImgInfo,
   type QemuImgOptions,

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { DomainError } from '@novacron/domain';
 import { runProgram } from './exec.js';
@@ -66,6 +67,56 @@ export async function imageInfo(path: string, options: QemuImgOptions = {}): Pro
     backingFormat: text('backing-filename-format'),
     raw,
   };
+}
+
+/** Formats accepted from outside (imports from other hypervisors); anything else is refused. */
+export const IMPORTABLE_FORMATS = ['qcow2', 'raw', 'vmdk', 'vhdx', 'vpc', 'vdi'] as const;
+
+/**
+ * Inspects an image that came from outside before anything reads it as a disk: its format must be
+ * importable and it must not name a backing file (which would let it read any file on the host).
+ * The format is probed once here and then always passed explicitly.
+ */
+export async function inspectForeignImage(
+  path: string,
+  options: QemuImgOptions = {},
+): Promise<QemuImgInfo> {
+  const info = await imageInfo(path, options);
+  if (!(IMPORTABLE_FORMATS as readonly string[]).includes(info.format)) {
+    throw new DomainError('VALIDATION_FAILED', `image format ${info.format} cannot be imported`, {
+      format: info.format,
+      importable: IMPORTABLE_FORMATS,
+    });
+  }
+  // Any file reads as raw (qemu-img rounds its size up); a disk is whole 512-byte sectors.
+  const { size } = await stat(path);
+  if (info.format === 'raw' && (size === 0 || size % 512 !== 0)) {
+    throw new DomainError('VALIDATION_FAILED', 'the file is not a disk image', { sizeBytes: size });
+  }
+  if (info.backingFile !== null) {
+    throw new DomainError('VALIDATION_FAILED', 'an imported image may not have a backing file', {
+      backingFile: info.backingFile,
+    });
+  }
+  return info;
+}
+
+/** Converts `source` (of the given format) into a standalone qcow2 at `target`. */
+export async function convertToQcow2(
+  source: string,
+  sourceFormat: string,
+  target: string,
+  options: QemuImgOptions = {},
+): Promise<void> {
+  assertPath(source);
+  assertPath(target);
+  if (!(IMPORTABLE_FORMATS as readonly string[]).includes(sourceFormat)) {
+    throw new DomainError('VALIDATION_FAILED', `image format ${sourceFormat} cannot be imported`);
+  }
+  await qemuImg(['convert', '-q', '-f', sourceFormat, '-O', 'qcow2', source, target], {
+    timeoutMs: 3_600_000,
+    ...options,
+  });
 }
 
 /** Grows (or, with `shrink`, shrinks) an image that no running VM holds. */

@@ -472,7 +472,39 @@ for (const database of databases) {
       const duplicate = await store.images
         .create({ ...own, project, builtin: false })
         .catch((error: unknown) => error);
-      expectDomainError(duplicate, 'VALIDATION_FAILED');
+      expectDomainError(duplicate, 'IMAGE_NAME_TAKEN');
+    });
+
+    it('deletes an image only while no VM is based on it', async () => {
+      const project = (await store.projects.ensure(unique('proj'))).name;
+      const spare = await store.images.create({
+        project,
+        name: 'spare',
+        kind: 'disk',
+        status: 'ready',
+        sizeBytes: 1,
+        defaultKernelArgs: '',
+        sha256: 'x',
+      });
+      await store.vms.create({
+        project,
+        name: 'user',
+        imageId: spare.id,
+        cpus: 1,
+        memoryMiB: 64,
+        diskGiB: 1,
+        desiredState: 'stopped',
+      });
+      expectDomainError(
+        await store.images.delete(spare.id).catch((e: unknown) => e),
+        'IMAGE_IN_USE',
+      );
+      expect(await store.images.get(project, 'spare')).toEqual(spare);
+      const vm = await store.vms.get(project, 'user');
+      await store.vms.delete(vm!.id);
+      expect(await store.images.delete(spare.id)).toEqual(spare);
+      expect(await store.images.get(project, 'spare')).toBeUndefined();
+      expect(await store.images.delete(spare.id)).toBeUndefined();
     });
 
     it('lists unfinished operations', async () => {

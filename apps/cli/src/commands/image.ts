@@ -1,8 +1,19 @@
 import type { Command } from 'commander';
 import { formatOf, type CliContext } from '../context.js';
-import { withOutput } from '../options.js';
-import { imageColumns, imageFields, renderList, renderOne } from '../output.js';
+import { CliError } from '../errors.js';
+import { integerArg, withOutput } from '../options.js';
+import { imageColumns, imageFields, operationFields, renderList, renderOne } from '../output.js';
 import { listAll } from '../paging.js';
+import { assertSucceeded, DEFAULT_WAIT_SECONDS, waitForOperation } from '../wait.js';
+
+interface ImportOptions {
+  url?: string;
+  kernelUrl?: string;
+  initrdUrl?: string;
+  kernelArgs?: string;
+  wait?: boolean;
+  waitTimeout: number;
+}
 
 export function registerImageCommands(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('images VMs boot from');
@@ -20,5 +31,72 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   ).action(async (name: string, _options: unknown, command: Command) => {
     const client = await ctx.client();
     ctx.print(renderOne(formatOf(command) ?? 'table', await client.images.get(name), imageFields));
+  });
+
+  withOutput(
+    image
+      .command('import')
+      .description('import an image by URL, on the server: a disk image, or a kernel and initrd')
+      .argument('<name>', 'name of the new image')
+      .option('--url <url>', 'a disk image (qcow2, raw, VMDK, VHD/VHDX, VDI), stored as qcow2')
+      .option('--kernel-url <url>', 'a kernel to boot directly (with --initrd-url)')
+      .option('--initrd-url <url>', 'the initramfs that goes with --kernel-url')
+      .option('--kernel-args <args>', 'kernel arguments every VM of this image boots with')
+      .option('--wait', 'wait until the import ends; fail if it fails')
+      .option(
+        '--wait-timeout <seconds>',
+        'how long --wait waits',
+        integerArg(0, 24 * 3600),
+        DEFAULT_WAIT_SECONDS,
+      ),
+  ).action(async (name: string, options: ImportOptions, command: Command) => {
+    if (
+      (options.url === undefined) ===
+      (options.kernelUrl === undefined && options.initrdUrl === undefined)
+    ) {
+      throw new CliError('USAGE', 'give either --url, or --kernel-url and --initrd-url', {}, 2);
+    }
+    const client = await ctx.client();
+    const accepted = await client.images.import({
+      name,
+      ...(options.url === undefined ? {} : { url: options.url }),
+      ...(options.kernelUrl === undefined ? {} : { kernelUrl: options.kernelUrl }),
+      ...(options.initrdUrl === undefined ? {} : { initrdUrl: options.initrdUrl }),
+      ...(options.kernelArgs === undefined ? {} : { defaultKernelArgs: options.kernelArgs }),
+    });
+    const format = formatOf(command);
+    if (!options.wait) {
+      ctx.print(
+        format
+          ? renderOne(format, accepted, operationFields)
+          : `image ${name}: importing, operation ${accepted.id}`,
+      );
+      return;
+    }
+    const operation = await waitForOperation(
+      client,
+      accepted,
+      options.waitTimeout,
+      ctx.deps.stderr,
+    );
+    assertSucceeded(operation, options.waitTimeout);
+    const imported = await client.images.get(name);
+    ctx.print(
+      format
+        ? renderOne(format, imported, imageFields)
+        : `image ${name} imported (${imported.sizeBytes} bytes)`,
+    );
+  });
+
+  withOutput(
+    image
+      .command('delete')
+      .description('delete an image no VM uses')
+      .argument('<name>', 'image name or id'),
+  ).action(async (name: string, _options: unknown, command: Command) => {
+    const client = await ctx.client();
+    const deleted = await client.images.delete(name);
+    const format = formatOf(command);
+    ctx.print(format ? renderOne(format, deleted, imageFields) : `image ${deleted.name} deleted`);
   });
 }

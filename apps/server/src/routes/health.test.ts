@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { AccessTokens, newSigningSecret } from '@novacron/auth';
 import { openSqliteTestStore, systemClock, type TestStore } from '@novacron/store';
 import { createLogger } from '@novacron/telemetry';
@@ -7,6 +8,7 @@ import type { ServerApp } from '../deps.js';
 import { HostService } from '../services/hosts.js';
 import { OperationRunner } from '../services/operations.js';
 import { VmService } from '../services/vms.js';
+import { ImageService } from '../services/images.js';
 import { Readiness } from './health.js';
 
 let testStore: TestStore;
@@ -23,7 +25,17 @@ beforeEach(async () => {
   const vms = new VmService(store, hosts, operations);
   const tokens = new AccessTokens(newSigningSecret());
   readiness = new Readiness();
-  app = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms, readiness });
+  app = buildApp({
+    store,
+    tokens,
+    clock: systemClock,
+    logger,
+    hosts,
+    operations,
+    vms,
+    images: new ImageService(store, operations, tmpdir()),
+    readiness,
+  });
 });
 
 afterEach(async () => {

@@ -22,7 +22,7 @@ export interface OperationContext {
 export type OperationWork = (context: OperationContext) => Promise<Record<string, unknown> | null>;
 
 export interface OperationTarget {
-  type: 'vm';
+  type: Operation['target']['type'];
   id: string;
   name: string;
   project: string;

@@ -9,8 +9,8 @@ import {
 
 type CryptoKey = webcrypto.CryptoKey;
 import { isIP } from 'node:net';
-// Before @peculiar/x509, which checks for it when it loads.
-import './reflect-metadata.js';
+// tsyringe, under @peculiar/x509, needs the Reflect metadata API loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 // Certificates are made by @peculiar/x509 on Node's WebCrypto, never by hand (ARCHITECTURE.md §4).

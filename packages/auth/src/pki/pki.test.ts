@@ -1,4 +1,5 @@
-import './reflect-metadata.js';
+// tsyringe, under @peculiar/x509, needs the Reflect metadata API loaded first.
+import 'reflect-metadata';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -22,12 +22,14 @@ export type ImageChanges = Partial<
 >;
 
 export interface ImageRepository {
-  /** Throws PROJECT_NOT_FOUND, or VALIDATION_FAILED when the name is taken in the project. */
+  /** Throws PROJECT_NOT_FOUND, or IMAGE_NAME_TAKEN when the name is taken in the project. */
   create(image: NewImage): Promise<Image>;
   list(project: string): Promise<Image[]>;
   /** An id matches in any project; a name only within `project`. */
   get(project: string, idOrName: string): Promise<Image | undefined>;
   update(id: string, changes: ImageChanges): Promise<Image | undefined>;
+  /** Removes the image; throws IMAGE_IN_USE while a VM is based on it. Undefined when absent. */
+  delete(id: string): Promise<Image | undefined>;
 }
 
 export function createImageRepository(ctx: StoreContext, scope: Scope): ImageRepository {
@@ -55,9 +57,9 @@ export function createImageRepository(ctx: StoreContext, scope: Scope): ImageRep
           .executeTakeFirst();
         if (!row) {
           throw new DomainError(
-            'VALIDATION_FAILED',
-            `image ${image.name} already exists in project ${image.project}`,
-            { field: 'name', name: image.name, project: image.project },
+            'IMAGE_NAME_TAKEN',
+            `an image named ${image.name} already exists in project ${image.project}`,
+            { name: image.name, project: image.project },
           );
         }
         return mustGet(w.db, row.id);
@@ -96,6 +98,28 @@ export function createImageRepository(ctx: StoreContext, scope: Scope): ImageRep
           .where('id', '=', id)
           .executeTakeFirst();
         return result.numUpdatedRows === 0n ? undefined : mustGet(w.db, id);
+      });
+    },
+
+    delete(id) {
+      return write(ctx, scope, async (w) => {
+        const image = await selectImages(w.db).where('images.id', '=', id).executeTakeFirst();
+        if (!image) return undefined;
+        const users = await w.db
+          .selectFrom('vms')
+          .select('name')
+          .where('image_id', '=', id)
+          .orderBy('name')
+          .execute();
+        if (users.length > 0) {
+          throw new DomainError(
+            'IMAGE_IN_USE',
+            `image ${image.name} is used by ${users.length} VM(s): ${users.map((u) => u.name).join(', ')}`,
+            { image: image.name, vms: users.map((u) => u.name) },
+          );
+        }
+        await w.db.deleteFrom('images').where('id', '=', id).execute();
+        return toImage(image);
       });
     },
   };

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Event } from '@novacron/api';
 import { AccessTokens, newSigningSecret } from '@novacron/auth';
@@ -14,6 +15,7 @@ import type { ServerApp } from '../../deps.js';
 import { HostService } from '../../services/hosts.js';
 import { OperationRunner } from '../../services/operations.js';
 import { VmService } from '../../services/vms.js';
+import { ImageService } from '../../services/images.js';
 import { listenEvents, type EventsListener } from './listener.js';
 import { registerEventStream } from './watch.js';
 
@@ -98,7 +100,16 @@ for (const database of databases) {
       operations = new OperationRunner(store, systemClock, logger);
       const vms = new VmService(store, hosts, operations);
       tokens = new AccessTokens(newSigningSecret());
-      app = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms });
+      app = buildApp({
+        store,
+        tokens,
+        clock: systemClock,
+        logger,
+        hosts,
+        operations,
+        vms,
+        images: new ImageService(store, operations, tmpdir()),
+      });
       await app.listen({ host: '127.0.0.1', port: 0 });
       apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       extra = await listenEvents(app, '127.0.0.1', 0);
@@ -321,7 +332,16 @@ describe('event stream liveness', () => {
     const operations = new OperationRunner(store, systemClock, logger);
     const vms = new VmService(store, hosts, operations);
     const tokens = new AccessTokens(newSigningSecret());
-    const server = buildApp({ store, tokens, clock: systemClock, logger, hosts, operations, vms });
+    const server = buildApp({
+      store,
+      tokens,
+      clock: systemClock,
+      logger,
+      hosts,
+      operations,
+      vms,
+      images: new ImageService(store, operations, tmpdir()),
+    });
     try {
       await server.listen({ host: '127.0.0.1', port: 0 });
       const port = (server.server.address() as AddressInfo).port;

@@ -1,0 +1,221 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Image, Operation } from '@novacron/api';
+import { makeTempDir } from '@novacron/testkit';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../testing.js';
+
+const run = promisify(execFile);
+
+// Imports over real HTTP from a local file server, converted by the real qemu-img.
+let files: Awaited<ReturnType<typeof makeTempDir>>;
+let http: Server;
+let base: string;
+let server: TestServer;
+
+beforeAll(async () => {
+  files = await makeTempDir();
+  await writeFile(join(files.path, 'vmlinuz'), Buffer.alloc(300_000, 1));
+  await writeFile(join(files.path, 'initrd.img'), Buffer.alloc(100_000, 2));
+  await run('qemu-img', ['create', '-q', '-f', 'raw', join(files.path, 'disk.raw'), '4M']);
+  await run('qemu-img', [
+    'convert',
+    '-q',
+    '-f',
+    'raw',
+    '-O',
+    'vmdk',
+    join(files.path, 'disk.raw'),
+    join(files.path, 'disk.vmdk'),
+  ]);
+  // A qcow2 that names a host file as its backing file: it must never be read.
+  await run('qemu-img', [
+    'create',
+    '-q',
+    '-f',
+    'qcow2',
+    '-b',
+    '/etc/hostname',
+    '-F',
+    'raw',
+    join(files.path, 'evil.qcow2'),
+  ]);
+  await writeFile(join(files.path, 'not-an-image.txt'), 'hello');
+  http = createServer((request, response) => {
+    const name = (request.url ?? '/').slice(1);
+    if (!/^[a-z0-9.-]+$/.test(name)) return void response.writeHead(404).end();
+    const path = join(files.path, name);
+    stat(path).then(
+      (info) => {
+        response.writeHead(200, { 'content-length': info.size });
+        createReadStream(path).pipe(response);
+      },
+      () => response.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => http.close(resolve));
+  await files.remove();
+});
+
+beforeEach(async () => {
+  server = await startTestServer();
+});
+
+afterEach(async () => {
+  await server.close();
+});
+
+async function importImage(payload: Record<string, unknown>) {
+  const response = await server.app.inject({
+    method: 'POST',
+    url: '/api/v1/images',
+    headers: server.auth,
+    payload,
+  });
+  return response;
+}
+
+async function finished(operation: Operation): Promise<Operation> {
+  const response = await server.app.inject({
+    url: `/api/v1/operations/${operation.id}/wait?timeout=60`,
+    headers: server.auth,
+  });
+  return response.json<Operation>();
+}
+
+async function image(name: string): Promise<Image> {
+  return (
+    await server.app.inject({ url: `/api/v1/images/${name}`, headers: server.auth })
+  ).json<Image>();
+}
+
+describe('image import by URL', () => {
+  it('imports a kernel and initrd, checksummed in IMAGE_FILES order', async () => {
+    const accepted = await importImage({
+      name: 'k1',
+      kernelUrl: `${base}/vmlinuz`,
+      initrdUrl: `${base}/initrd.img`,
+      defaultKernelArgs: 'quiet',
+    });
+    expect(accepted.statusCode).toBe(202);
+    expect(await finished(accepted.json<Operation>())).toMatchObject({
+      status: 'succeeded',
+      kind: 'image.import',
+    });
+    const imported = await image('k1');
+    const expected = createHash('sha256')
+      .update(await readFile(join(files.path, 'vmlinuz')))
+      .update(await readFile(join(files.path, 'initrd.img')))
+      .digest('hex');
+    expect(imported).toMatchObject({
+      status: 'ready',
+      kind: 'kernel',
+      sizeBytes: 400_000,
+      sha256: expected,
+    });
+  });
+
+  it('converts a VMDK disk image to qcow2', async () => {
+    const accepted = await importImage({ name: 'd1', url: `${base}/disk.vmdk` });
+    expect(await finished(accepted.json<Operation>())).toMatchObject({ status: 'succeeded' });
+    const imported = await image('d1');
+    expect(imported).toMatchObject({ status: 'ready', kind: 'disk' });
+    const { stdout } = await run('qemu-img', [
+      'info',
+      '--output=json',
+      join(server.imageDir, imported.id, 'disk.qcow2'),
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ format: 'qcow2', 'virtual-size': 4 * 1024 * 1024 });
+  });
+
+  it('refuses an image with a backing file, a non-image and a dead URL, leaving nothing behind', async () => {
+    const cases: [string, string][] = [
+      ['evil', 'VALIDATION_FAILED'],
+      ['text', 'VALIDATION_FAILED'],
+      ['gone', 'IMAGE_DOWNLOAD_FAILED'],
+    ];
+    const urls: Record<string, string> = {
+      evil: `${base}/evil.qcow2`,
+      text: `${base}/not-an-image.txt`,
+      gone: `${base}/missing.qcow2`,
+    };
+    for (const [name, code] of cases) {
+      const accepted = await importImage({ name, url: urls[name] });
+      const operation = await finished(accepted.json<Operation>());
+      expect(operation, name).toMatchObject({ status: 'failed', error: { code } });
+      const failed = await image(name);
+      expect(failed.status).toBe('failed');
+      await expect(stat(join(server.imageDir, failed.id))).rejects.toThrow();
+    }
+  });
+
+  it('refuses bad requests before anything is stored', async () => {
+    const bad: [Record<string, unknown>, number, string][] = [
+      [{ name: 'x', url: 'file:///etc/passwd' }, 400, 'VALIDATION_FAILED'],
+      [{ name: 'x', kernelUrl: `${base}/vmlinuz` }, 400, 'VALIDATION_FAILED'],
+      [
+        {
+          name: 'x',
+          url: `${base}/disk.vmdk`,
+          kernelUrl: `${base}/vmlinuz`,
+          initrdUrl: `${base}/i`,
+        },
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [{ name: 'tiny', url: `${base}/disk.vmdk` }, 409, 'IMAGE_NAME_TAKEN'],
+      [{ name: '../x', url: `${base}/disk.vmdk` }, 400, 'VALIDATION_FAILED'],
+    ];
+    const before = await server.store.images.list('default');
+    for (const [payload, status, code] of bad) {
+      const response = await importImage(payload);
+      expect(response.statusCode, JSON.stringify(payload)).toBe(status);
+      expect(response.json()).toMatchObject({ error: { code } });
+    }
+    expect(await server.store.images.list('default')).toEqual(before);
+  });
+
+  it('deletes an unused image and refuses one a VM uses', async () => {
+    await finished((await importImage({ name: 'd2', url: `${base}/disk.vmdk` })).json<Operation>());
+    await finished((await importImage({ name: 'd3', url: `${base}/disk.vmdk` })).json<Operation>());
+    const [d2, d3] = [await image('d2'), await image('d3')];
+    const create = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/vms',
+      headers: server.auth,
+      payload: { name: 'v2', image: 'd2', start: false },
+    });
+    expect(create.statusCode).toBe(202);
+    const used = await server.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/images/d2',
+      headers: server.auth,
+    });
+    expect(used.statusCode).toBe(409);
+    expect(used.json()).toMatchObject({
+      error: { code: 'IMAGE_IN_USE', details: { vms: ['v2'] } },
+    });
+    await expect(stat(join(server.imageDir, d2.id, 'disk.qcow2'))).resolves.toBeDefined();
+
+    const unused = await server.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/images/d3',
+      headers: server.auth,
+    });
+    expect(unused.statusCode).toBe(200);
+    expect(
+      (await server.app.inject({ url: '/api/v1/images/d3', headers: server.auth })).statusCode,
+    ).toBe(404);
+    await expect(stat(join(server.imageDir, d3.id))).rejects.toThrow();
+  });
+});

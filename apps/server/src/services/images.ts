@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import {
+  IMAGE_FILES,
+  type Image,
+  type ImageImport,
+  type ImageKind,
+  type Operation,
+} from '@novacron/api';
+import { assertValidName, DomainError } from '@novacron/domain';
+import { convertToQcow2, inspectForeignImage } from '@novacron/qemu';
+import { DEFAULT_PROJECT, type Store } from '@novacron/store';
+import {
+  cancelled,
+  type OperationContext,
+  type OperationRunner,
+  type RecoveryPlan,
+} from './operations.js';
+
+/** Nothing larger is downloaded: a bound on what one import may write to the server's disk. */
+export const MAX_IMAGE_DOWNLOAD_BYTES = 64 * 1024 ** 3;
+
+interface Download {
+  url: string;
+  file: string;
+}
+
+/** Images in the server's image store: import by URL (on the server, never on hosts), delete. */
+export class ImageService {
+  constructor(
+    private readonly store: Store,
+    private readonly operations: OperationRunner,
+    /** One folder per image id, holding the files of IMAGE_FILES[kind]. */
+    private readonly imageDir: string,
+  ) {}
+
+  async get(idOrName: string, project = DEFAULT_PROJECT): Promise<Image> {
+    const image = await this.store.images.get(project, idOrName);
+    if (image === undefined) {
+      throw new DomainError('IMAGE_NOT_FOUND', `image '${idOrName}' not found`, {
+        image: idOrName,
+      });
+    }
+    return image;
+  }
+
+  /** Records the image as importing and downloads it in an operation. */
+  async import(input: ImageImport): Promise<Operation> {
+    assertValidName(input.name, 'image name');
+    const { kind, downloads } = plan(input);
+    const image = await this.store.images.create({
+      name: input.name,
+      project: input.project ?? DEFAULT_PROJECT,
+      kind,
+      status: 'importing',
+      sizeBytes: 0,
+      defaultKernelArgs: input.defaultKernelArgs ?? '',
+      sha256: '',
+    });
+    const target = {
+      type: 'image' as const,
+      id: image.id,
+      name: image.name,
+      project: image.project,
+    };
+    return this.operations.start('image.import', target, async (context) => {
+      try {
+        return await this.fetch(image, downloads, context);
+      } catch (error) {
+        await this.discard(image.id);
+        if (context.signal.aborted) throw cancelled(`import of image ${image.name}`);
+        throw error;
+      }
+    });
+  }
+
+  async delete(idOrName: string): Promise<Image> {
+    const image = await this.get(idOrName);
+    if (image.status === 'importing') {
+      throw new DomainError(
+        'VM_INVALID_STATE',
+        `image ${image.name} is being imported: cancel its operation first`,
+      );
+    }
+    await this.store.images.delete(image.id);
+    await rm(join(this.imageDir, image.id), { recursive: true, force: true });
+    return image;
+  }
+
+  /** An import cut short by a server stop is not resumed: its partial files are discarded. */
+  recoveryPlans(): { 'image.import': RecoveryPlan } {
+    return {
+      'image.import': (operation) =>
+        Promise.resolve({
+          rollback: async () => {
+            await this.discard(operation.target.id);
+            return `the partial download of image ${operation.target.name} was discarded`;
+          },
+        }),
+    };
+  }
+
+  private async fetch(image: Image, downloads: Download[], context: OperationContext) {
+    const dir = join(this.imageDir, image.id);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    let done = 0;
+    for (const download of downloads) {
+      const share = 90 / downloads.length;
+      await context.phase(`downloading ${download.file}`, Math.round(done * share));
+      const part = join(dir, `${download.file}.download`);
+      await downloadTo(download.url, part, context, (fraction) =>
+        context.phase(`downloading ${download.file}`, Math.round((done + fraction) * share)),
+      );
+      if (download.file === 'disk.qcow2') {
+        await context.phase('converting to qcow2', 92);
+        const info = await inspectForeignImage(part);
+        await convertToQcow2(part, info.format, join(dir, 'disk.qcow2.part'));
+        await rename(join(dir, 'disk.qcow2.part'), join(dir, 'disk.qcow2'));
+        await rm(part, { force: true });
+      } else {
+        await rename(part, join(dir, download.file));
+      }
+      done += 1;
+      if (context.signal.aborted) throw cancelled(`import of image ${image.name}`);
+    }
+    await context.phase('checksumming', 96);
+    const { sha256, sizeBytes } = await checksum(dir, image.kind);
+    await this.store.images.update(image.id, { status: 'ready', sha256, sizeBytes });
+    return { image: image.id, sha256, sizeBytes };
+  }
+
+  private async discard(imageId: string): Promise<void> {
+    await rm(join(this.imageDir, imageId), { recursive: true, force: true });
+    await this.store.images.update(imageId, { status: 'failed' });
+  }
+}
+
+function plan(input: ImageImport): { kind: ImageKind; downloads: Download[] } {
+  const kernelPair = input.kernelUrl !== undefined || input.initrdUrl !== undefined;
+  if (input.url !== undefined && !kernelPair) {
+    return { kind: 'disk', downloads: [{ url: input.url, file: 'disk.qcow2' }] };
+  }
+  if (input.url === undefined && input.kernelUrl !== undefined && input.initrdUrl !== undefined) {
+    return {
+      kind: 'kernel',
+      downloads: [
+        { url: input.kernelUrl, file: 'vmlinuz' },
+        { url: input.initrdUrl, file: 'initrd.img' },
+      ],
+    };
+  }
+  throw new DomainError(
+    'VALIDATION_FAILED',
+    'give either url, or kernelUrl and initrdUrl together',
+    {
+      fields: ['url', 'kernelUrl', 'initrdUrl'],
+    },
+  );
+}
+
+/** Streams `url` to `path`, bounded in size, reporting the fraction done when the size is known. */
+async function downloadTo(
+  url: string,
+  path: string,
+  context: OperationContext,
+  onProgress: (fraction: number) => Promise<void>,
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: context.signal, redirect: 'follow' });
+  } catch (error) {
+    if (context.signal.aborted) throw error;
+    throw new DomainError('IMAGE_DOWNLOAD_FAILED', `could not download ${url}: ${reason(error)}`, {
+      url,
+    });
+  }
+  if (!response.ok || response.body === null) {
+    throw new DomainError('IMAGE_DOWNLOAD_FAILED', `${url} answered ${response.status}`, {
+      url,
+      status: response.status,
+    });
+  }
+  const total = Number(response.headers.get('content-length') ?? NaN);
+  if (total > MAX_IMAGE_DOWNLOAD_BYTES) {
+    throw new DomainError(
+      'IMAGE_DOWNLOAD_FAILED',
+      `${url} is larger than the ${MAX_IMAGE_DOWNLOAD_BYTES} byte limit`,
+    );
+  }
+  let received = 0;
+  let reported = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > MAX_IMAGE_DOWNLOAD_BYTES) {
+        callback(new DomainError('IMAGE_DOWNLOAD_FAILED', `${url} exceeded the size limit`));
+        return;
+      }
+      // Progress is recorded at most every 5 % so the store is not flooded.
+      const fraction = Number.isFinite(total) && total > 0 ? received / total : 0;
+      if (fraction - reported >= 0.05) {
+        reported = fraction;
+        onProgress(fraction).then(() => callback(null, chunk), callback);
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(response.body), meter, createWriteStream(path), {
+      signal: context.signal,
+    });
+  } catch (error) {
+    if (error instanceof DomainError || context.signal.aborted) throw error;
+    throw new DomainError(
+      'IMAGE_DOWNLOAD_FAILED',
+      `download of ${url} broke off: ${reason(error)}`,
+      { url },
+    );
+  }
+}
+
+/** The image's SHA-256 over its files in IMAGE_FILES order, as agents verify it. */
+async function checksum(
+  dir: string,
+  kind: ImageKind,
+): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  for (const file of IMAGE_FILES[kind]) {
+    const path = join(dir, file);
+    sizeBytes += (await stat(path)).size;
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  }
+  return { sha256: hash.digest('hex'), sizeBytes };
+}
+
+function reason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}

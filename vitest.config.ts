@@ -2,15 +2,24 @@ import { defineConfig } from 'vitest/config';
 
 // Three tiers: unit (fast, beside the code), integration (real QEMU and databases, one file at a
 // time), e2e (the built CLI and server as processes). The JSON report feeds .ci/run's summary line.
-const sourceFirst = { conditions: ['source'] };
+//
+// Workspace packages export a `source` condition (src/index.ts) ahead of `default` (dist/), so
+// tests run the TypeScript source, never a stale build. Tests run in Vite's ssr environment,
+// whose conditions come from `ssr.resolve.conditions`; top-level `resolve.conditions` reaches
+// only the client environment. Vitest's defaults (`node`, `development|production`) are kept,
+// and `import`/`default` are always matched.
+const sourceFirst = {
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+};
 
 export default defineConfig({
-  resolve: sourceFirst,
+  ...sourceFirst,
   test: {
     reporters: ['default', ['json', { outputFile: 'reports/vitest.json' }]],
     projects: [
       {
-        resolve: sourceFirst,
+        ...sourceFirst,
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
@@ -20,7 +29,7 @@ export default defineConfig({
         },
       },
       {
-        resolve: sourceFirst,
+        ...sourceFirst,
         test: {
           name: 'integration',
           sequence: { groupOrder: 1 },
@@ -32,7 +41,7 @@ export default defineConfig({
         },
       },
       {
-        resolve: sourceFirst,
+        ...sourceFirst,
         test: {
           name: 'e2e',
           sequence: { groupOrder: 2 },

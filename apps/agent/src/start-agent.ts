@@ -23,9 +23,9 @@ import { VmManager } from './vm-manager.js';
 import { VmStateDir } from './vm-state-dir.js';
 
 export interface StartAgentOptions {
-  /** Uses agentHost, agentPort (0 = any free port), accel, dataDir and heartbeatIntervalMs. */
+  /** Uses agentHost, agentPort (0 = any free port), accel, dataDir, heartbeatIntervalMs and the advertised share (agentCpus, agentMemoryMiB). */
   config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir'> &
-    Partial<Pick<Config, 'heartbeatIntervalMs'>>;
+    Partial<Pick<Config, 'heartbeatIntervalMs' | 'agentCpus' | 'agentMemoryMiB'>>;
   logger: AgentLogger;
   /** This host's name and certificate (joined, or issued in-process by `novacron up`). */
   identity: AgentIdentity;
@@ -83,7 +83,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         ensureTinyImage({ cacheDir: paths.packageCacheDir, outDir: paths.probeImageDir, logger })),
   });
   logger.info({ ...verdict }, 'accelerator selected');
-  const info = measureHostInfo(identity.name, verdict, (await qemuVersion()).version);
+  const info = measureHostInfo(identity.name, verdict, (await qemuVersion()).version, {
+    cpus: config.agentCpus,
+    memoryMiB: config.agentMemoryMiB,
+  });
 
   const link =
     options.serverUrl === undefined ? undefined : new ServerLink(options.serverUrl, identity.tls);

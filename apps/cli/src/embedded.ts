@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentAddresses,
@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '@novacron/config';
 import { DomainError } from '@novacron/domain';
 import { ADMIN_PASSWORD_FILE, startServer, type RunningServer } from '@novacron/server';
 import { createLogger, type Logger } from '@novacron/telemetry';
+import { startCluster, takeClusterDown } from './cluster/cluster.js';
 
 export interface UpOptions {
   dataDir?: string;
@@ -129,12 +130,6 @@ const PID_FILE = 'novacron.pid';
 
 /** `novacron up`: runs in the foreground until Ctrl-C; VMs keep running after it. */
 export async function runUp(options: UpOptions): Promise<void> {
-  if (options.hosts !== undefined && options.hosts !== 1) {
-    throw new DomainError(
-      'VALIDATION_FAILED',
-      'a cluster of several hosts on one machine (--hosts N) is not available yet; run without --hosts',
-    );
-  }
   const config = loadConfig(undefined, {
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
@@ -149,15 +144,33 @@ export async function runUp(options: UpOptions): Promise<void> {
       `NovaCron is already up (pid ${running}); stop it with 'novacron down'`,
     );
   }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
-  const embedded = await startEmbedded(config, logger);
-  await writeFile(pidFile, `${process.pid}\n`);
-  const { server, host } = embedded;
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  let server: RunningServer;
+  let hosts: Host[];
+  let close: () => Promise<void>;
+  if (options.hosts === undefined) {
+    const embedded = await startEmbedded(config, logger);
+    server = embedded.server;
+    close = () => embedded.close();
+    hosts = [embedded.host];
+  } else {
+    const cluster = await startCluster(config, logger, options.hosts);
+    server = cluster.server;
+    close = () => cluster.close();
+    hosts = await server.store.hosts.list();
+    say(
+      `cluster on one machine: bridge ${cluster.layout.bridge} (${cluster.layout.serverAddress}/${cluster.layout.prefixLength}), one network namespace per host`,
+    );
+  }
+  await writeFile(pidFile, `${process.pid}\n`);
   say(`NovaCron is up: API ${server.url}, cluster ${server.clusterUrl}, data in ${config.dataDir}`);
-  say(
-    `host ${host.name}: ${host.cpus} vCPUs, ${host.memoryMiB} MiB, accelerator ${host.accelerator ?? 'none'} (${host.acceleratorReason})`,
-  );
+  for (const host of hosts) {
+    say(
+      `host ${host.name}: ${host.cpus} vCPUs, ${host.memoryMiB} MiB, accelerator ${host.accelerator ?? 'none'} (${host.acceleratorReason})`,
+    );
+  }
   if (server.generatedAdminPassword !== undefined) {
     say(
       `admin password (shown once, also in ${join(config.dataDir, ADMIN_PASSWORD_FILE)}): ${server.generatedAdminPassword}`,
@@ -173,7 +186,7 @@ export async function runUp(options: UpOptions): Promise<void> {
     process.once('SIGTERM', stop);
   });
   say('stopping NovaCron (VMs keep running)');
-  await embedded.close();
+  await close();
   await rm(pidFile, { force: true });
 }
 
@@ -196,7 +209,9 @@ export async function runDown(options: { dataDir?: string }): Promise<void> {
     if (isAlive(pid))
       throw new DomainError('INTERNAL', `NovaCron (pid ${pid}) did not stop within 60 s`);
   }
-  const stopped = await stopAllVms({ dataDir: config.dataDir, logger });
+  const stopped =
+    (await stopAllVms({ dataDir: config.dataDir, logger })) +
+    (await takeClusterDown(config, logger));
   process.stderr.write(
     `NovaCron is down${pid === undefined ? ' (it was not running)' : ''}; ${String(stopped)} VM(s) stopped\n`,
   );

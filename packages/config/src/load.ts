@@ -32,6 +32,8 @@ function defaults(env: Env): Config {
     clusterPort: 8093,
     hostTimeoutSeconds: 15,
     heartbeatIntervalMs: 2000,
+    clusterSubnet: '10.77.0.0/24',
+    clusterPrefix: 'nc',
     agentName:
       hostname()
         .toLowerCase()
@@ -50,6 +52,8 @@ const NUMERIC: readonly (keyof Config)[] = [
   'clusterPort',
   'hostTimeoutSeconds',
   'heartbeatIntervalMs',
+  'agentCpus',
+  'agentMemoryMiB',
 ];
 
 /**
@@ -85,4 +89,12 @@ export function redactConfig(config: Config): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...config };
   for (const key of SECRET_KEYS) if (copy[key] !== undefined) copy[key] = '[redacted]';
   return copy;
+}
+
+/** This process's environment with `extra` on top: for child processes NovaCron starts. */
+export function environmentWith(
+  extra: Record<string, string>,
+  env: Env = process.env,
+): Record<string, string | undefined> {
+  return { ...env, ...extra };
 }

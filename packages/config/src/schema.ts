@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object({
   hostTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
   /** How often an agent sends its heartbeat. */
   heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  /** What this agent advertises, when less than the whole machine (a cluster on one machine). */
+  agentCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+  agentMemoryMiB: Type.Optional(Type.Integer({ minimum: 64 })),
+  /** `novacron up --hosts N`: the bridge's subnet and the prefix of its bridge and namespaces. */
+  clusterSubnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.0/\\d{1,2}$' }),
+  clusterPrefix: Type.String({ pattern: '^[a-z][a-z0-9]{0,5}$' }),
   /** Name this machine's agent registers as. */
   agentName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')]),
@@ -48,6 +54,10 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   clusterPort: 'NOVACRON_CLUSTER_PORT',
   hostTimeoutSeconds: 'NOVACRON_HOST_TIMEOUT',
   heartbeatIntervalMs: 'NOVACRON_HEARTBEAT_INTERVAL_MS',
+  agentCpus: 'NOVACRON_AGENT_CPUS',
+  agentMemoryMiB: 'NOVACRON_AGENT_MEMORY_MIB',
+  clusterSubnet: 'NOVACRON_CLUSTER_SUBNET',
+  clusterPrefix: 'NOVACRON_CLUSTER_PREFIX',
   agentName: 'NOVACRON_AGENT_NAME',
   accel: 'NOVACRON_ACCEL',
   adminPassword: 'NOVACRON_ADMIN_PASSWORD',

@@ -1,85 +1,36 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, stat, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Vm } from '@novacron/api';
 import {
+  CommandRunner,
+  freePort,
   killMatching,
   makeTempDir,
   pidsMatching,
   repoRoot,
+  stopCommand,
   testCacheDir,
   waitFor,
+  waitForOutput,
+  type RunningCommand,
 } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The README's path, as a user walks it: the built `novacron` command as separate processes.
-const bin = join(repoRoot, 'apps/cli/bin/novacron.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === 'object' && address !== null ? address.port : 0),
-      );
-    });
-  });
-}
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-let env: Record<string, string>;
+let cli: CommandRunner;
 let dataDir: Awaited<ReturnType<typeof makeTempDir>>;
-let up: { process: ChildProcess; stderr: string } | undefined;
+let up: RunningCommand | undefined;
 
-function novacron(args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const result = await novacron(args, input);
-  if (result.code !== 0)
-    throw new Error(`novacron ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
-  return result.stdout;
-}
+const novacron = (args: string[], input?: string) => cli.run(args, input);
+const ok = (args: string[], input?: string) => cli.ok(args, input);
 
 async function startUp(): Promise<void> {
-  const child = spawn(process.execPath, [bin, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const running = { process: child, stderr: '' };
-  child.stderr?.on('data', (chunk: Buffer) => (running.stderr += chunk.toString()));
-  up = running;
-  await waitFor(
-    '`novacron up` to say it is up',
-    () => {
-      if (child.exitCode !== null) throw new Error(`up exited: ${running.stderr}`);
-      return running.stderr.includes('NovaCron is up') ? true : undefined;
-    },
-    240_000,
-  );
+  up = cli.start(['up']);
+  await waitForOutput(up, 'NovaCron is up', 240_000);
 }
 
 async function stopUp(signal: NodeJS.Signals): Promise<void> {
-  const child = up?.process;
-  if (child === undefined || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill(signal);
-  await exited;
+  if (up !== undefined) await stopCommand(up, signal);
 }
 
 async function vmNamed(name: string): Promise<Vm | undefined> {
@@ -90,7 +41,7 @@ async function vmNamed(name: string): Promise<Vm | undefined> {
 beforeAll(async () => {
   dataDir = await makeTempDir();
   const apiPort = await freePort();
-  env = {
+  const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: dataDir.path,
     XDG_CONFIG_HOME: join(dataDir.path, 'config'),
@@ -105,6 +56,7 @@ beforeAll(async () => {
   // Downloaded Debian packages are shared between runs; everything else starts empty.
   await mkdir(env.NOVACRON_DATA_DIR!, { recursive: true });
   await symlink(join(testCacheDir, 'tiny-image'), join(env.NOVACRON_DATA_DIR!, 'cache'));
+  cli = new CommandRunner(join(repoRoot, 'apps/cli/bin/novacron.js'), env);
   await startUp();
 });
 

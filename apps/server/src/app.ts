@@ -30,7 +30,7 @@ import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
 import { registerVmList } from './routes/vms/list.js';
 import { registerVmPatch } from './routes/vms/patch.js';
-import { strictBodies } from './strict-body.js';
+import { validatorCompiler } from './validation.js';
 
 const ROUTES = [
   registerHealth,
@@ -86,9 +86,10 @@ export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
     clientErrorHandler: handleClientError,
     // The router's own refusals (a bad URL, an overlong parameter) get the usual error body.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Bodies exactly as sent; query strings, params and headers converted only when exact.
+  app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     handleError(
@@ -101,7 +102,6 @@ export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
     ),
   );
   app.addHook('onRequest', authenticator(deps));
-  strictBodies(app);
   // Before any route: the OpenAPI document is generated from what this records.
   recordRoutes(app);
   // Client frames are small JSON messages (auth, subscribe).

@@ -12,6 +12,7 @@ import { registerClusterHeartbeat } from './routes/cluster/heartbeat.js';
 import { registerClusterImageFile } from './routes/cluster/image-file.js';
 import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
+import { validatorCompiler } from './validation.js';
 
 /** What the cluster routes use (docs/adr/0008-cluster-trust.md). */
 export interface ClusterDeps {
@@ -47,9 +48,10 @@ export function buildClusterApp(deps: ClusterDeps): ClusterApp {
     bodyLimit: 4 * 1024 * 1024,
     requestTimeout: 120_000,
     connectionTimeout: 10_000,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Bodies exactly as sent; query strings, params and headers converted only when exact.
+  app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     handleError(

@@ -1,126 +1,19 @@
-import { tmpdir } from 'node:os';
-import type { AgentVmSpec, AgentVmStatus, Operation, Vm } from '@novacron/api';
-import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
-import { openSqliteTestStore, systemClock, type TestStore } from '@novacron/store';
-import { createLogger } from '@novacron/telemetry';
+import type { Operation, Vm } from '@novacron/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AgentPort } from './agents/agent-client.js';
-import { buildApp } from './app.js';
-import type { ServerApp } from './deps.js';
-import { HostService } from './services/hosts.js';
-import { OperationRunner } from './services/operations.js';
-import { VmService } from './services/vms.js';
-import { ImageService } from './services/images.js';
+import { startTestServer, type TestServer } from './testing.js';
 
-/** A stand-in for the agent: the layer below the server, recording what it was asked. */
-class FakeAgent implements AgentPort {
-  readonly calls: string[] = [];
-  readonly vms = new Map<string, AgentVmStatus>();
-
-  hostInfo() {
-    return Promise.resolve({
-      name: 'h1',
-      cpus: 2,
-      memoryMiB: 4096,
-      accelerator: 'tcg' as const,
-      acceleratorReason: 'no /dev/kvm',
-      qemuVersion: '7.2.0',
-    });
-  }
-  listVms() {
-    return Promise.resolve([...this.vms.values()]);
-  }
-  ensureVm(spec: AgentVmSpec) {
-    this.calls.push(`ensure ${spec.name}`);
-    const status: AgentVmStatus = { id: spec.id, state: 'running', pid: 42, reason: null };
-    this.vms.set(spec.id, status);
-    return Promise.resolve(status);
-  }
-  changeState(id: string, change: { action: string }) {
-    this.calls.push(`${change.action} ${id}`);
-    const status: AgentVmStatus = {
-      id,
-      state: change.action === 'stop' ? 'stopped' : 'running',
-      pid: null,
-      reason: null,
-    };
-    this.vms.set(id, status);
-    return Promise.resolve(status);
-  }
-  deleteVm(id: string) {
-    this.calls.push(`delete ${id}`);
-    this.vms.delete(id);
-    return Promise.resolve();
-  }
-  consoleOutput() {
-    return Promise.resolve('NOVACRON-GUEST-READY\n');
-  }
-}
-
-let testStore: TestStore;
-let app: ServerApp;
-let agent: FakeAgent;
-let operations: OperationRunner;
-let auth: { authorization: string };
+// The API over inject, on a SQLite store, with a fake agent: the layer below the server.
+let server: TestServer;
+let app: TestServer['app'];
+let auth: TestServer['auth'];
 
 beforeEach(async () => {
-  testStore = await openSqliteTestStore();
-  const { store } = testStore;
-  const logger = createLogger({ level: 'silent' });
-  agent = new FakeAgent();
-  const hosts = new HostService(store, systemClock, logger, () => agent);
-  operations = new OperationRunner(store, systemClock, logger);
-  const tokens = new AccessTokens(newSigningSecret());
-  const vms = new VmService(store, hosts, operations);
-  app = buildApp({
-    store,
-    tokens,
-    clock: systemClock,
-    logger,
-    hosts,
-    operations,
-    vms,
-    images: new ImageService(store, operations, tmpdir()),
-  });
-  // The host registers itself with its first heartbeat.
-  await hosts.heartbeat('h1', {
-    agentUrl: 'https://127.0.0.1:1',
-    host: {
-      cpus: 2,
-      memoryMiB: 4096,
-      accelerator: 'tcg',
-      acceleratorReason: 'no /dev/kvm',
-      qemuVersion: '7.2.0',
-    },
-    vms: [],
-  });
-  await store.users.create({
-    username: 'admin',
-    passwordHash: await hashPassword('pw-123456'),
-    role: 'admin',
-  });
-  await store.images.create({
-    name: 'tiny',
-    project: 'default',
-    kind: 'kernel',
-    status: 'ready',
-    builtin: true,
-    sizeBytes: 1,
-    defaultKernelArgs: '',
-    sha256: 'x',
-  });
-  const login = await app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/login',
-    payload: { username: 'admin', password: 'pw-123456' },
-  });
-  auth = { authorization: `Bearer ${login.json<{ accessToken: string }>().accessToken}` };
+  server = await startTestServer();
+  ({ app, auth } = server);
 });
 
 afterEach(async () => {
-  await operations.close();
-  await app.close();
-  await testStore.cleanup();
+  await server.close();
 });
 
 async function createVm(payload: Record<string, unknown>) {
@@ -190,7 +83,7 @@ describe('VM lifecycle through the API', () => {
     });
     expect(await waitFor(deleted.json<Operation>())).toMatchObject({ status: 'succeeded' });
     expect((await app.inject({ url: '/api/v1/vms/demo', headers: auth })).statusCode).toBe(404);
-    expect(agent.calls).toEqual(['ensure demo', `stop ${vm.id}`, `delete ${vm.id}`]);
+    expect(server.agent.calls).toEqual(['ensure demo running 1/256', 'stop demo', 'delete demo']);
   });
 
   it('refuses an action that makes no sense in the current state', async () => {
@@ -227,18 +120,18 @@ describe('bad input changes nothing and reaches no agent', () => {
     const response = await createVm(payload);
     expect(response.statusCode).toBe(status);
     expect(response.json()).toMatchObject({ error: { code } });
-    expect((await testStore.store.vms.list()).items).toEqual([]);
-    expect(agent.calls).toEqual([]);
+    expect((await server.store.vms.list()).items).toEqual([]);
+    expect(server.agent.calls).toEqual([]);
   });
 
   it('a duplicate name', async () => {
     await waitFor((await createVm({ name: 'demo', image: 'tiny' })).json<Operation>());
-    const before = await testStore.store.vms.list();
+    const before = await server.store.vms.list();
     const response = await createVm({ name: 'demo', image: 'tiny', memoryMiB: 512 });
     expect(response.statusCode).toBe(409);
     expect(response.json()).toMatchObject({ error: { code: 'VM_NAME_TAKEN' } });
-    expect(await testStore.store.vms.list()).toEqual(before);
-    expect(agent.calls).toEqual(['ensure demo']);
+    expect(await server.store.vms.list()).toEqual(before);
+    expect(server.agent.calls).toEqual(['ensure demo running 1/256']);
   });
 
   it('malformed JSON and unknown routes', async () => {

@@ -12,6 +12,7 @@ import {
   type ProbeImage,
 } from '@novacron/qemu';
 import { buildAgentApp } from './app.js';
+import { ConsoleLogKeeper } from './console-log.js';
 import { HeartbeatLoop } from './heartbeat.js';
 import { measureHostInfo } from './host-info.js';
 import type { AgentIdentity } from './identity.js';
@@ -102,12 +103,21 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     ...(options.cpuModel === undefined ? {} : { cpuModel: options.cpuModel }),
   });
   await vms.reattach();
+  // Serial output kept per VM is bounded, including what QEMU wrote while the agent was down.
+  const stateDir = new VmStateDir(paths);
+  const consoleLogs = new ConsoleLogKeeper({
+    logs: async () => (await stateDir.listIds()).map((id) => stateDir.files(id).consoleLog),
+    logger,
+  });
+  await consoleLogs.trimAll();
+  consoleLogs.start();
 
   const app = buildAgentApp({ vms, hostInfo: info, logger, tls: identity.tls });
   try {
     await app.listen({ host: config.agentHost, port: config.agentPort });
   } catch (error) {
     link?.close();
+    await consoleLogs.stop();
     await vms.close();
     throw error;
   }
@@ -144,6 +154,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         await heartbeat?.stop();
         await app.close();
         link?.close();
+        await consoleLogs.stop();
         await vms.close();
       })();
       return closing;

@@ -14,13 +14,13 @@ import {
   createQcow2,
   imageInfo,
   QemuInstance,
-  readFileTail,
   TINY_INITRD_FILE,
   TINY_KERNEL_FILE,
   vmStateOfRunState,
   type QemuExit,
 } from '@novacron/qemu';
 import { QmpError } from '@novacron/qmp';
+import { readConsoleLogTail } from './console-log.js';
 import type { ImageSource } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
@@ -201,7 +201,7 @@ export class VmManager {
   /** The end of the VM's console.log (the serial output QEMU recorded). */
   async consoleTail(id: string, maxBytes: number): Promise<Buffer> {
     this.entry(id);
-    return readFileTail(this.options.stateDir.files(id).consoleLog, maxBytes);
+    return readConsoleLogTail(this.options.stateDir.files(id).consoleLog, maxBytes);
   }
 
   /** Lets go of every QEMU (they keep running) and refuses further actions. */

@@ -1,10 +1,12 @@
 import type { AgentHostInfo } from '@novacron/api';
 import { peerOfSocket, type TlsIdentity } from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
+import type { AgentMetricsRegistry } from '@novacron/telemetry';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import { toErrorReply } from './errors.js';
 import type { AgentLogger } from './logger.js';
+import { registerMetricsRoute } from './metrics/route.js';
 import { registerHostGet } from './routes/host-get.js';
 import { registerVmConsole } from './routes/vms/console.js';
 import { registerVmDelete } from './routes/vms/delete.js';
@@ -23,6 +25,8 @@ export interface AgentAppDeps {
    * server (docs/adr/0008-cluster-trust.md). Only unit tests that `inject` go without it.
    */
   tls?: TlsIdentity;
+  /** The agent's Prometheus registry, served at GET /metrics. */
+  metrics?: AgentMetricsRegistry;
 }
 
 /** The agent's API, without `listen` (tests call `inject`). */
@@ -81,6 +85,7 @@ export function buildAgentApp(deps: AgentAppDeps) {
   }
 
   registerHostGet(app, deps);
+  registerMetricsRoute(app, deps);
   registerVmList(app, deps);
   registerVmGet(app, deps);
   registerVmPut(app, deps);

@@ -4,6 +4,7 @@ import { networkInterfaces } from 'node:os';
 import type { AgentHostInfo } from '@novacron/api';
 import type { Config } from '@novacron/config';
 import { DomainError } from '@novacron/domain';
+import { AgentMetricsRegistry } from '@novacron/telemetry';
 import {
   checkHostPrerequisites,
   ensureTinyImage,
@@ -18,6 +19,7 @@ import { measureHostInfo } from './host-info.js';
 import type { AgentIdentity } from './identity.js';
 import { ImageCache } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
+import { MetricsSampler } from './metrics/sampler.js';
 import { agentPaths } from './paths.js';
 import { ServerLink } from './server-link.js';
 import { VmManager } from './vm-manager.js';
@@ -26,7 +28,9 @@ import { VmStateDir } from './vm-state-dir.js';
 export interface StartAgentOptions {
   /** Uses agentHost, agentPort (0 = any free port), accel, dataDir, heartbeatIntervalMs and the advertised share (agentCpus, agentMemoryMiB). */
   config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir'> &
-    Partial<Pick<Config, 'heartbeatIntervalMs' | 'agentCpus' | 'agentMemoryMiB'>>;
+    Partial<
+      Pick<Config, 'heartbeatIntervalMs' | 'metricsIntervalMs' | 'agentCpus' | 'agentMemoryMiB'>
+    >;
   logger: AgentLogger;
   /** This host's name and certificate (joined, or issued in-process by `novacron up`). */
   identity: AgentIdentity;
@@ -103,6 +107,15 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     ...(options.cpuModel === undefined ? {} : { cpuModel: options.cpuModel }),
   });
   await vms.reattach();
+
+  const metrics = new AgentMetricsRegistry(info.name);
+  const sampler = new MetricsSampler({
+    intervalMs: config.metricsIntervalMs ?? 5000,
+    vms: () => vms.running(),
+    dataDir: config.dataDir,
+    registry: metrics,
+    logger,
+  });
   // Serial output kept per VM is bounded, including what QEMU wrote while the agent was down.
   const stateDir = new VmStateDir(paths);
   const consoleLogs = new ConsoleLogKeeper({
@@ -112,7 +125,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   await consoleLogs.trimAll();
   consoleLogs.start();
 
-  const app = buildAgentApp({ vms, hostInfo: info, logger, tls: identity.tls });
+  const app = buildAgentApp({ vms, hostInfo: info, logger, tls: identity.tls, metrics });
   try {
     await app.listen({ host: config.agentHost, port: config.agentPort });
   } catch (error) {
@@ -142,6 +155,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         };
       },
     });
+  sampler.start();
   heartbeat?.start();
 
   let closing: Promise<void> | undefined;
@@ -151,6 +165,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     registered: heartbeat?.firstAccepted ?? new Promise<void>(() => undefined),
     close: () => {
       closing ??= (async () => {
+        await sampler.stop();
         await heartbeat?.stop();
         await app.close();
         link?.close();

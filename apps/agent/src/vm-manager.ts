@@ -94,6 +94,15 @@ export class VmManager {
     }
   }
 
+  /** The VMs whose QEMU process runs now, for the metrics sampler (it never waits for actions). */
+  running(): { id: string; memoryMiB: number; qemu: QemuInstance }[] {
+    return [...this.vms.entries()].flatMap(([id, entry]) =>
+      entry.qemu && !entry.qemu.hasExited
+        ? [{ id, memoryMiB: entry.spec.memoryMiB, qemu: entry.qemu }]
+        : [],
+    );
+  }
+
   async list(): Promise<AgentVmStatus[]> {
     return Promise.all([...this.vms.keys()].sort().map((id) => this.status(id)));
   }

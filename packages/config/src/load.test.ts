@@ -37,4 +37,12 @@ describe('loadConfig', () => {
     ).toMatchObject({ clusterPort: 9093, hostTimeoutSeconds: 3, heartbeatIntervalMs: 500 });
     expect(() => loadConfig({ NOVACRON_HOST_TIMEOUT: '0' })).toThrow(/NOVACRON_HOST_TIMEOUT/);
   });
+
+  it('measures metrics every 5 s unless NOVACRON_METRICS_INTERVAL_MS says otherwise', () => {
+    expect(loadConfig({}).metricsIntervalMs).toBe(5000);
+    expect(loadConfig({ NOVACRON_METRICS_INTERVAL_MS: '1000' }).metricsIntervalMs).toBe(1000);
+    expect(() => loadConfig({ NOVACRON_METRICS_INTERVAL_MS: '5' })).toThrow(
+      /NOVACRON_METRICS_INTERVAL_MS/,
+    );
+  });
 });

@@ -32,6 +32,7 @@ function defaults(env: Env): Config {
     clusterPort: 8093,
     hostTimeoutSeconds: 15,
     heartbeatIntervalMs: 2000,
+    metricsIntervalMs: 5000,
     clusterSubnet: '10.77.0.0/24',
     clusterPrefix: 'nc',
     agentName:
@@ -52,6 +53,7 @@ const NUMERIC: readonly (keyof Config)[] = [
   'clusterPort',
   'hostTimeoutSeconds',
   'heartbeatIntervalMs',
+  'metricsIntervalMs',
   'agentCpus',
   'agentMemoryMiB',
 ];

@@ -22,6 +22,8 @@ export const ConfigSchema = Type.Object({
   hostTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
   /** How often an agent sends its heartbeat. */
   heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  /** How often an agent measures its host and VMs (the samples ride on the next heartbeat). */
+  metricsIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
   /** What this agent advertises, when less than the whole machine (a cluster on one machine). */
   agentCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
   agentMemoryMiB: Type.Optional(Type.Integer({ minimum: 64 })),
@@ -54,6 +56,7 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   clusterPort: 'NOVACRON_CLUSTER_PORT',
   hostTimeoutSeconds: 'NOVACRON_HOST_TIMEOUT',
   heartbeatIntervalMs: 'NOVACRON_HEARTBEAT_INTERVAL_MS',
+  metricsIntervalMs: 'NOVACRON_METRICS_INTERVAL_MS',
   agentCpus: 'NOVACRON_AGENT_CPUS',
   agentMemoryMiB: 'NOVACRON_AGENT_MEMORY_MIB',
   clusterSubnet: 'NOVACRON_CLUSTER_SUBNET',

@@ -23,6 +23,7 @@ export type {
   QmpArgs,
   QmpCommandName,
   QmpCommands,
+  QmpBlockStats,
   QmpCpuInfoFast,
   QmpEvent,
   QmpExecuteOptions,

@@ -49,6 +49,20 @@ export interface QmpCpuInfoFast {
   target: string;
 }
 
+/** Counters of one block device from `query-blockstats` (the fields NovaCron reads). */
+export interface QmpBlockStats {
+  device: string;
+  'node-name'?: string;
+  qdev?: string;
+  stats: {
+    rd_bytes: number;
+    wr_bytes: number;
+    rd_operations: number;
+    wr_operations: number;
+    flush_operations?: number;
+  };
+}
+
 type NoReturn = Record<string, never>;
 
 /** Each typed command: its arguments (`undefined` when it takes none) and what it returns. */
@@ -59,6 +73,7 @@ export interface QmpCommands {
   'query-name': { args: undefined; ret: { name?: string } };
   'query-kvm': { args: undefined; ret: { enabled: boolean; present: boolean } };
   'query-cpus-fast': { args: undefined; ret: QmpCpuInfoFast[] };
+  'query-blockstats': { args: { 'query-nodes'?: boolean } | undefined; ret: QmpBlockStats[] };
   system_powerdown: { args: undefined; ret: NoReturn };
   system_reset: { args: undefined; ret: NoReturn };
   stop: { args: undefined; ret: NoReturn };

@@ -1,0 +1,51 @@
+import { Type, type Static } from 'typebox';
+import { Timestamp } from './common.js';
+
+/**
+ * Disk counters of a VM, summed over its block devices (QMP `query-blockstats`); they count
+ * from the QEMU process start.
+ */
+export const VmDiskCounters = Type.Object({
+  readBytes: Type.Integer({ minimum: 0 }),
+  writtenBytes: Type.Integer({ minimum: 0 }),
+  readOps: Type.Integer({ minimum: 0 }),
+  writeOps: Type.Integer({ minimum: 0 }),
+});
+export type VmDiskCounters = Static<typeof VmDiskCounters>;
+
+/**
+ * One measurement of a running VM. A value that could not be read is absent, never zero: a
+ * CPU % needs two samples of the same QEMU process, so the first sample has none.
+ */
+export const VmMetricsSample = Type.Object({
+  vmId: Type.String(),
+  at: Timestamp,
+  /** CPU time of the QEMU process (user + system) since it started. */
+  cpuSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+  /** CPU time over the last interval, as % of one core (a 2-vCPU guest may reach 200). */
+  cpuPercent: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Resident memory of the QEMU process. */
+  rssBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The guest's configured memory. */
+  memoryBytes: Type.Integer({ minimum: 0 }),
+  disk: Type.Optional(VmDiskCounters),
+  /** Why there are no NIC counters (today VMs have no NIC). */
+  nicAbsentReason: Type.Optional(Type.String()),
+});
+export type VmMetricsSample = Static<typeof VmMetricsSample>;
+
+/** One measurement of the host the agent runs on. */
+export const HostMetricsSample = Type.Object({
+  at: Timestamp,
+  /** All cores busy over the last interval, 0..100; absent on the first sample. */
+  cpuPercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  memoryUsedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  memoryTotalBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  load1: Type.Number({ minimum: 0 }),
+  load5: Type.Number({ minimum: 0 }),
+  load15: Type.Number({ minimum: 0 }),
+  /** The filesystem of the agent's data directory. */
+  diskUsedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  diskFreeBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type HostMetricsSample = Static<typeof HostMetricsSample>;

@@ -152,6 +152,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           agentUrl: url,
           host: { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion },
           vms: await vms.list(),
+          ...(sampler.latest && { metrics: sampler.latest }),
         };
       },
     });

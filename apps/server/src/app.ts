@@ -14,6 +14,7 @@ import { registerHealth } from './routes/health.js';
 import { registerHostAdd } from './routes/hosts/add.js';
 import { registerHostGet } from './routes/hosts/get.js';
 import { registerHostList } from './routes/hosts/list.js';
+import { registerHostMetrics } from './routes/hosts/metrics.js';
 import { registerHostPatch } from './routes/hosts/patch.js';
 import { registerImageDelete } from './routes/images/delete.js';
 import { registerImageGet } from './routes/images/get.js';
@@ -29,6 +30,7 @@ import { registerVmCreate } from './routes/vms/create.js';
 import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
 import { registerVmList } from './routes/vms/list.js';
+import { registerVmMetrics } from './routes/vms/metrics.js';
 import { registerVmPatch } from './routes/vms/patch.js';
 import { validatorCompiler } from './validation.js';
 
@@ -42,8 +44,10 @@ const ROUTES = [
   registerVmAction,
   registerVmDelete,
   registerVmConsoleOutput,
+  registerVmMetrics,
   registerHostList,
   registerHostGet,
+  registerHostMetrics,
   registerHostAdd,
   registerHostPatch,
   registerImageList,

@@ -13,6 +13,7 @@ import { registerClusterImageFile } from './routes/cluster/image-file.js';
 import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
 import { validatorCompiler } from './validation.js';
+import type { MetricsService } from './services/metrics.js';
 
 /** What the cluster routes use (docs/adr/0008-cluster-trust.md). */
 export interface ClusterDeps {
@@ -23,6 +24,8 @@ export interface ClusterDeps {
   trust: ClusterTrust;
   /** The image store: one folder per image id. */
   imageDir: string;
+  /** Keeps the metrics samples that come with heartbeats. */
+  metrics?: MetricsService;
 }
 
 export type ClusterApp = FastifyInstance<

@@ -13,6 +13,7 @@ import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
 import type { ImageService } from './services/images.js';
+import type { MetricsService } from './services/metrics.js';
 import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
 
@@ -28,6 +29,8 @@ export interface ServerDeps {
   images: ImageService;
   /** The cluster CA and join tokens; without it (tests), adding a host is refused. */
   trust?: ClusterTrust;
+  /** Recent metrics from the heartbeats; without it (tests), series are empty. */
+  metrics?: MetricsService;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
 }

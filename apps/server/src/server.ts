@@ -20,6 +20,7 @@ import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { Reconciler } from './services/reconciler.js';
 import { ImageService } from './services/images.js';
+import { MetricsService } from './services/metrics.js';
 import { VmService } from './services/vms.js';
 
 export interface ServerOptions {
@@ -83,6 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clock,
       logger,
     });
+    const metrics = new MetricsService();
     const hosts = new HostService(
       store,
       clock,
@@ -106,6 +108,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       images,
       readiness,
       trust,
+      metrics,
     };
     const app = buildApp(deps);
     await app.listen({ host: config.apiHost, port: config.apiPort });
@@ -117,7 +120,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         cause: error,
       });
     });
-    const cluster = buildClusterApp({ store, clock, logger, hosts, trust, imageDir });
+    const cluster = buildClusterApp({
+      store,
+      clock,
+      logger,
+      hosts,
+      trust,
+      imageDir,
+      metrics,
+    });
     await cluster.listen({ host: clusterHost, port: config.clusterPort }).catch(async (error) => {
       await events.close();
       await app.close();

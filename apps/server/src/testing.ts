@@ -13,6 +13,7 @@ import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
 import { ImageService } from './services/images.js';
+import { MetricsService } from './services/metrics.js';
 
 // Unit-test support for the layers above the agent: a fake agent and an app on a SQLite store.
 // Never used on a user path.
@@ -118,6 +119,8 @@ export interface TestServer {
   hosts: HostService;
   operations: OperationRunner;
   vms: VmService;
+  /** Metrics kept from heartbeats (tests record samples straight into it). */
+  metrics: MetricsService;
   /** The image store folder (a temporary one). */
   imageDir: string;
   /** `authorization` header of a logged-in admin. */
@@ -179,6 +182,7 @@ async function assemble(
   const hosts = new HostService(store, systemClock, logger, () => agent);
   const operations = new OperationRunner(store, systemClock, logger);
   const vms = new VmService(store, hosts, operations);
+  const metrics = new MetricsService();
   const app = buildApp(
     {
       store,
@@ -189,6 +193,7 @@ async function assemble(
       operations,
       vms,
       images: new ImageService(store, operations, imageDir),
+      metrics,
     },
     limits,
   );
@@ -211,6 +216,7 @@ async function assemble(
     hosts,
     operations,
     vms,
+    metrics,
     imageDir,
     auth,
     // The old services are dropped without waiting for their work, as in a crash.

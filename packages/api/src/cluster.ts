@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { AgentHostInfo, AgentVmStatus } from './agent.js';
 import { Id, Name, Timestamp } from './common.js';
 import { HostState } from './host.js';
+import { HeartbeatMetrics } from './metrics.js';
 
 // Cluster trust (docs/adr/0008-cluster-trust.md): join tokens on the REST API, and the calls
 // agents make to the server's cluster port over mutual TLS.
@@ -56,6 +57,8 @@ export const ClusterHeartbeat = Type.Object(
     agentUrl: Type.String({ pattern: '^https://', maxLength: 2048 }),
     host: ClusterHostFacts,
     vms: Type.Array(AgentVmStatus, { maxItems: 10_000 }),
+    /** The agent's latest metrics sample; optional so that older agents still validate. */
+    metrics: Type.Optional(HeartbeatMetrics),
   },
   { additionalProperties: false },
 );

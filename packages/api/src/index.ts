@@ -79,7 +79,15 @@ export {
   MAX_EVENT_TYPE_PATTERNS,
 } from './event.js';
 export { AgentHostInfo, AgentVmSpec, AgentVmStateChange, AgentVmStatus } from './agent.js';
-export { HostMetricsSample, VmDiskCounters, VmMetricsSample } from './metrics.js';
+export {
+  HeartbeatMetrics,
+  HostMetricsSample,
+  HostMetricsSeries,
+  MetricsQuery,
+  VmDiskCounters,
+  VmMetricsSample,
+  VmMetricsSeries,
+} from './metrics.js';
 export {
   ClusterHeartbeat,
   ClusterHeartbeatReply,

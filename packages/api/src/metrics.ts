@@ -49,3 +49,31 @@ export const HostMetricsSample = Type.Object({
   diskFreeBytes: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type HostMetricsSample = Static<typeof HostMetricsSample>;
+
+/** The latest measurement an agent sends with its heartbeat (absent from older agents). */
+export const HeartbeatMetrics = Type.Object({
+  host: HostMetricsSample,
+  vms: Type.Array(VmMetricsSample, { maxItems: 10_000 }),
+});
+export type HeartbeatMetrics = Static<typeof HeartbeatMetrics>;
+
+/** `?since=`: only samples taken after this time; default the whole kept window. */
+export const MetricsQuery = Type.Object(
+  { since: Type.Optional(Timestamp) },
+  { additionalProperties: false },
+);
+export type MetricsQuery = Static<typeof MetricsQuery>;
+
+/** GET /api/v1/vms/{idOrName}/metrics: the VM's recent samples, oldest first. */
+export const VmMetricsSeries = Type.Object({
+  vmId: Type.String(),
+  samples: Type.Array(VmMetricsSample),
+});
+export type VmMetricsSeries = Static<typeof VmMetricsSeries>;
+
+/** GET /api/v1/hosts/{idOrName}/metrics: the host's recent samples, oldest first. */
+export const HostMetricsSeries = Type.Object({
+  hostId: Type.String(),
+  samples: Type.Array(HostMetricsSample),
+});
+export type HostMetricsSeries = Static<typeof HostMetricsSeries>;

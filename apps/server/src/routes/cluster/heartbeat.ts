@@ -13,6 +13,7 @@ export function registerClusterHeartbeat(app: ClusterApp, deps: ClusterDeps): vo
     },
     async (request) => {
       const host = await deps.hosts.heartbeat(callingHost(request), request.body);
+      if (request.body.metrics !== undefined) deps.metrics?.record(host.id, request.body.metrics);
       return { hostName: host.name, state: host.state };
     },
   );

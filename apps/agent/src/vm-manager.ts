@@ -14,6 +14,8 @@ import {
   createQcow2,
   imageInfo,
   QemuInstance,
+  readPidFile,
+  readQemuFailure,
   TINY_INITRD_FILE,
   TINY_KERNEL_FILE,
   vmStateOfRunState,
@@ -79,16 +81,28 @@ export class VmManager {
         exitRecorded: Promise.resolve(),
       };
       this.vms.set(id, entry);
-      const qemu = await QemuInstance.attach({
-        vmId: id,
-        files: stateDir.files(id),
-        logger,
-      });
+      const files = stateDir.files(id);
+      const qemu = await QemuInstance.attach({ vmId: id, files, logger });
       if (qemu) {
         this.adopt(id, entry, qemu);
         logger.info(
           { vmId: id, pid: qemu.pid, qmp: qemu.connected },
           're-attached to running QEMU',
+        );
+      } else if (entry.lastExit === null && (await readPidFile(files.pidFile)) !== null) {
+        // No exit recorded, yet QEMU is gone and left its pidfile (a clean exit removes it):
+        // it died while no agent watched it, so it crashed.
+        const said = await readQemuFailure(files.qemuLog);
+        const how = 'QEMU exited while the agent was down (killed or crashed)';
+        entry.lastExit = {
+          state: 'error',
+          reason: said === null ? how : `${how}; qemu.log: ${said}`,
+          at: new Date().toISOString(),
+        };
+        await stateDir.writeExit(id, entry.lastExit);
+        logger.warn(
+          { vmId: id, reason: entry.lastExit.reason },
+          'QEMU died while the agent was down',
         );
       }
     }

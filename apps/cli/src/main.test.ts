@@ -497,12 +497,10 @@ describe('vm console', () => {
     });
   });
 
-  it('says that interactive attach is not there yet, with exit code 2', async () => {
+  it('attaches interactively without --output; a client without consoles says so, exit 2', async () => {
     const { code, stderr, client } = await cli(['vm', 'console', 'demo']);
     expect(code).toBe(2);
-    expect(stderr).toMatch(
-      /^error: NOT_AVAILABLE: interactive console attach is not available yet/,
-    );
+    expect(stderr).toMatch(/^error: NOT_AVAILABLE: this client cannot attach to a console/);
     expect(client.vms.consoleOutput).not.toHaveBeenCalled();
   });
 });

@@ -23,6 +23,7 @@ import {
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
 import { openEventStream, type EventStream, type EventStreamOptions } from './events.js';
 
+import { openConsoleStream, type ConsoleStream, type ConsoleStreamOptions } from './console.js';
 export interface NovaCronClientOptions {
   /** Where the server listens, e.g. `http://127.0.0.1:8090`. */
   baseUrl: string;
@@ -386,3 +387,16 @@ export class NovaCronClient {
     return openEventStream({ ...options, baseUrl: this.http.baseUrl, token: this.token });
   }
 }
+
+  /**
+   * Attaches to a VM's serial console (or VNC display with `kind: 'vnc'`) over a WebSocket: bytes
+   * both ways. In Node 20, pass `WebSocket` from the ws package.
+   */
+  console(idOrName: string, options: ConsoleStreamOptions): ConsoleStream {
+    return openConsoleStream({
+      ...options,
+      baseUrl: this.http.baseUrl,
+      idOrName,
+      token: this.token,
+    });
+  }

@@ -28,6 +28,7 @@ import {
 } from '../output.js';
 import { listAll } from '../paging.js';
 import { assertSucceeded, DEFAULT_WAIT_SECONDS, waitForOperation } from '../wait.js';
+import { attachConsole } from './vm-console.js';
 
 export interface VmCreateOptions {
   image: string;
@@ -315,7 +316,9 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
   });
 
   vm.command('console')
-    .description('print the serial console output the host kept (--output)')
+    .description(
+      'attach to the serial console (Ctrl-] detaches), or print the output the host kept (--output)',
+    )
     .argument('<name>', 'VM name or id')
     .addOption(
       new Option(
@@ -331,12 +334,8 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         command: Command,
       ) => {
         if (options.output === undefined) {
-          throw new CliError(
-            'NOT_AVAILABLE',
-            `interactive console attach is not available yet; 'novacron vm console ${name} --output' prints the serial output the host kept`,
-            {},
-            2,
-          );
+          await attachConsole(ctx, name);
+          return;
         }
         const client = await ctx.client();
         const text = await client.vms.consoleOutput(name, { tailBytes: options.tailBytes });

@@ -20,7 +20,8 @@ import {
 } from '@novacron/domain';
 import { DEFAULT_PROJECT, isStaleVersionError, type Store, type VmChanges } from '@novacron/store';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentPort } from '../agents/agent-client.js';
+import type { WebSocket } from 'ws';
+import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
 import type { HostService } from './hosts.js';
 import {
   cancelled,
@@ -226,6 +227,16 @@ export class VmService {
     const vm = await this.get(idOrName, project);
     const { agent } = await this.agentFor(vm);
     return agent.consoleOutput(vm.id, tailBytes);
+  }
+
+  /** A byte stream to the VM's serial port or VNC display, through its host's agent. */
+  async openConsole(idOrName: string, kind: ConsoleKind, project?: string): Promise<WebSocket> {
+    const vm = await this.get(idOrName, project);
+    const { agent } = await this.agentFor(vm);
+    if (agent.openConsole === undefined) {
+      throw new DomainError('VM_INVALID_STATE', `the host of VM '${vm.name}' has no console`);
+    }
+    return agent.openConsole(vm.id, kind);
   }
 
   /** The recovery of each VM operation kind after a server restart (see VM_RECOVERY). */

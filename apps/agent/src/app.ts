@@ -7,6 +7,7 @@ import Fastify from 'fastify';
 import { toErrorReply } from './errors.js';
 import type { AgentLogger } from './logger.js';
 import { registerMetricsRoute } from './metrics/route.js';
+import { registerVmConsoleStreams } from './routes/console-stream.js';
 import { registerHostGet } from './routes/host-get.js';
 import { registerVmConsole } from './routes/vms/console.js';
 import { registerVmDelete } from './routes/vms/delete.js';
@@ -92,6 +93,7 @@ export function buildAgentApp(deps: AgentAppDeps) {
   registerVmState(app, deps);
   registerVmDelete(app, deps);
   registerVmConsole(app, deps);
+  registerVmConsoleStreams(app, deps);
   return app;
 }
 

@@ -227,6 +227,14 @@ export class VmManager {
     return readConsoleLogTail(this.options.stateDir.files(id).consoleLog, maxBytes);
   }
 
+  /** The unix socket of the VM's serial port or VNC display, while its QEMU runs. */
+  consoleSocket(id: string, kind: 'serial' | 'vnc'): string {
+    const entry = this.entry(id);
+    this.requireRunning(id, entry.qemu, 'attach to the console of');
+    const files = this.options.stateDir.files(id);
+    return kind === 'serial' ? files.serialSocket : files.vncSocket;
+  }
+
   /** Lets go of every QEMU (they keep running) and refuses further actions. */
   async close(): Promise<void> {
     this.closed = true;

@@ -21,6 +21,8 @@ export interface CliClient {
   images: Public<ImagesResource>;
   operations: Public<OperationsResource>;
   events: NovaCronClient['events'];
+  /** Optional so test fakes without a console still fit. */
+  console?: NovaCronClient['console'];
 }
 
 export type ClientFactory = (options: { baseUrl: string; token?: string }) => CliClient;

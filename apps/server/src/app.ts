@@ -25,6 +25,7 @@ import { registerOperationGet } from './routes/operations/get.js';
 import { registerOperationList } from './routes/operations/list.js';
 import { registerOperationWait } from './routes/operations/wait.js';
 import { registerVmAction } from './routes/vms/action.js';
+import { registerVmConsoleStream } from './routes/vms/console.js';
 import { registerVmConsoleOutput } from './routes/vms/console-output.js';
 import { registerVmCreate } from './routes/vms/create.js';
 import { registerVmDelete } from './routes/vms/delete.js';
@@ -32,6 +33,7 @@ import { registerVmGet } from './routes/vms/get.js';
 import { registerVmList } from './routes/vms/list.js';
 import { registerVmMetrics } from './routes/vms/metrics.js';
 import { registerVmPatch } from './routes/vms/patch.js';
+import { registerVmVnc } from './routes/vms/vnc.js';
 import { validatorCompiler } from './validation.js';
 
 const ROUTES = [
@@ -45,6 +47,8 @@ const ROUTES = [
   registerVmDelete,
   registerVmConsoleOutput,
   registerVmMetrics,
+  registerVmConsoleStream,
+  registerVmVnc,
   registerHostList,
   registerHostGet,
   registerHostMetrics,

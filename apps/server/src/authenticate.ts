@@ -8,10 +8,12 @@ import type { ServerDeps } from './deps.js';
  * authenticates with its first message instead: browsers cannot set headers on a WebSocket.
  */
 const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/openapi.json', '/api/v1/events']);
+/** The console WebSockets authenticate like the event stream (docs/adr/0012-console.md). */
+const CONSOLE_STREAM = /^\/api\/v1\/vms\/[^/]+\/(console|vnc)$/;
 
 /** Whether `path` answers without `Authorization: Bearer`. */
 export function isPublicPath(path: string): boolean {
-  return !path.startsWith('/api/v1/') || PUBLIC.has(path);
+  return !path.startsWith('/api/v1/') || PUBLIC.has(path) || CONSOLE_STREAM.test(path);
 }
 
 /** Every /api/v1 route needs `Authorization: Bearer <token>`; the rest of the site is public. */

@@ -16,6 +16,15 @@ export {
   type OperationWaitOptions,
 } from './client.js';
 export {
+  consoleUrl,
+  openConsoleStream,
+  type ConsoleKind,
+  type ConsoleSocketConstructor,
+  type ConsoleSocketLike,
+  type ConsoleStream,
+  type ConsoleStreamOptions,
+} from './console.js';
+export {
   eventsUrl,
   openEventStream,
   type EventStream,

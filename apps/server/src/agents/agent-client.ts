@@ -1,4 +1,5 @@
 import type { Agent } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import {
   ERROR_CODES,
   type AgentHostInfo,
@@ -8,8 +9,15 @@ import {
   type ErrorBody,
   type ErrorCode,
 } from '@novacron/api';
-import { clusterAgent, clusterRequest, readText, type TlsIdentity } from '@novacron/auth';
+import {
+  clusterAgent,
+  clusterRequest,
+  expectPeer,
+  readText,
+  type TlsIdentity,
+} from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
+import { WebSocket, type ClientOptions } from 'ws';
 
 /** What the server asks of one host's agent (ARCHITECTURE.md §4). */
 export interface AgentPort {
@@ -19,9 +27,13 @@ export interface AgentPort {
   changeState(id: string, change: AgentVmStateChange): Promise<AgentVmStatus>;
   deleteVm(id: string): Promise<void>;
   consoleOutput(id: string, tailBytes?: number): Promise<string>;
+  /** A WebSocket of raw bytes to the VM's serial port or VNC display (docs/adr/0012-console.md). */
+  openConsole?(id: string, kind: ConsoleKind): Promise<WebSocket>;
   /** Lets go of kept-alive connections. */
   close?(): void;
 }
+
+export type ConsoleKind = 'serial' | 'vnc';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -36,7 +48,7 @@ export class HttpsAgentClient implements AgentPort {
   constructor(
     readonly baseUrl: string,
     private readonly hostName: string,
-    identity: TlsIdentity,
+    private readonly identity: TlsIdentity,
   ) {
     this.agent = clusterAgent(identity, { role: 'agent', name: hostName });
   }
@@ -68,6 +80,36 @@ export class HttpsAgentClient implements AgentPort {
     return this.call<string>('GET', `/v1/vms/${id}/console${query}`);
   }
 
+  openConsole(id: string, kind: ConsoleKind): Promise<WebSocket> {
+    const url = new URL(`/v1/vms/${id}/console/${kind}`, this.baseUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const tls: ConnectionOptions = {
+      ca: this.identity.ca,
+      key: this.identity.key,
+      cert: this.identity.cert,
+      rejectUnauthorized: true,
+      checkServerIdentity: expectPeer({ role: 'agent', name: this.hostName }),
+    };
+    // ws types checkServerIdentity as Node's old signature; ws hands it to tls.connect as is.
+    const socket = new WebSocket(url, {
+      ...(tls as ClientOptions),
+      handshakeTimeout: DEFAULT_TIMEOUT_MS,
+      maxPayload: 1024 * 1024,
+    });
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(socket));
+      // The agent refused the upgrade (unknown VM, not running): its usual error body.
+      socket.once('unexpected-response', (_request, response) => {
+        readText(response).then(
+          (text) => reject(this.agentError(response.statusCode ?? 0, text)),
+          (error: unknown) => reject(this.unreachable(error)),
+        );
+        socket.terminate();
+      });
+      socket.once('error', (error) => reject(this.unreachable(error)));
+    });
+  }
+
   close(): void {
     this.agent.destroy();
   }
@@ -92,15 +134,21 @@ export class HttpsAgentClient implements AgentPort {
       type = response.headers['content-type'] ?? '';
       text = await readText(response);
     } catch (error) {
-      throw new DomainError(
-        'HOST_UNREACHABLE',
-        `host ${this.hostName} did not answer: ${reason(error)}`,
-        { host: this.hostName },
-      );
+      throw this.unreachable(error);
     }
     if (status < 200 || status >= 300) throw this.agentError(status, text);
     if (status === 204 || text === '') return undefined as T;
     return (type.includes('application/json') ? JSON.parse(text) : text) as T;
+  }
+
+  private unreachable(error: unknown): DomainError {
+    return new DomainError(
+      'HOST_UNREACHABLE',
+      `host ${this.hostName} did not answer: ${reason(error)}`,
+      {
+        host: this.hostName,
+      },
+    );
   }
 
   private agentError(status: number, text: string): DomainError {

@@ -141,6 +141,24 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       action: vi.fn(() => Promise.resolve(operation({ kind: 'vm.stop' }))),
       delete: vi.fn(() => Promise.resolve(operation({ kind: 'vm.delete' }))),
       consoleOutput: vi.fn(() => Promise.resolve('NOVACRON-GUEST-READY\nHEARTBEAT 1 1.02\n')),
+      metrics: vi.fn((name: string) =>
+        Promise.resolve({
+          vmId: name,
+          samples: [
+            { vmId: name, at: '2026-01-01T00:00:00.000Z', memoryBytes: 268435456 },
+            {
+              vmId: name,
+              at: '2026-01-01T00:00:05.000Z',
+              cpuSeconds: 12.5,
+              cpuPercent: 42.25,
+              rssBytes: 104857600,
+              memoryBytes: 268435456,
+              disk: { readBytes: 2048, writtenBytes: 1024, readOps: 4, writeOps: 2 },
+              nicAbsentReason: 'the VM has no NIC',
+            },
+          ],
+        }),
+      ),
       patch: vi.fn((name: string, patch: VmPatch) => {
         const found = vms.find((v) => v.name === name || v.id === name);
         if (!found) return notFound(name);
@@ -163,6 +181,7 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       ),
       list: vi.fn(() => Promise.resolve({ items: [host], nextCursor: null })),
       get: vi.fn(() => Promise.resolve(host)),
+      metrics: vi.fn((name: string) => Promise.resolve({ hostId: name, samples: [] })),
       patch: vi.fn((_name: string, patch: HostPatch) =>
         Promise.resolve({
           ...host,
@@ -750,5 +769,33 @@ describe('up and down', () => {
   it('refuses an accelerator or host count it does not know', async () => {
     expect((await cli(['up', '--accel', 'hvf'])).code).toBe(2);
     expect((await cli(['up', '--hosts', '0'])).code).toBe(2);
+  });
+});
+
+describe('vm metrics, host metrics', () => {
+  it('prints the latest sample as a table, unread values as -', async () => {
+    const { code, stdout, client } = await cli([
+      'vm',
+      'metrics',
+      'demo',
+      '--since',
+      '2026-01-01T00:00:00Z',
+    ]);
+    expect(code).toBe(0);
+    expect(client.vms.metrics).toHaveBeenCalledWith('demo', { since: '2026-01-01T00:00:00Z' });
+    expect(stdout).toMatch(/cpu:\s+42\.3%/);
+    expect(stdout).toMatch(/rss:\s+100M/);
+    expect(stdout).toMatch(/nic:\s+the VM has no NIC/);
+  });
+
+  it('prints the whole series with -o json, and says when a host has no samples yet', async () => {
+    const json = await cli(['vm', 'metrics', 'demo', '-o', 'json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      vmId: 'demo',
+      samples: [{}, { cpuPercent: 42.25 }],
+    });
+    const host = await cli(['host', 'metrics', 'h1']);
+    expect(host.code).toBe(0);
+    expect(host.stdout).toMatch(/no samples yet/);
   });
 });

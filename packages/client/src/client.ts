@@ -4,6 +4,7 @@ import {
   type Host,
   type HostJoinToken,
   type HostPage,
+  type HostMetricsSeries,
   type HostPatch,
   type Image,
   type ImageImport,
@@ -17,13 +18,14 @@ import {
   type VmAction,
   type VmCreate,
   type VmListQuery,
+  type VmMetricsSeries,
   type VmPage,
   type VmPatch,
 } from '@novacron/api';
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
+import { openConsoleStream, type ConsoleStream, type ConsoleStreamOptions } from './console.js';
 import { openEventStream, type EventStream, type EventStreamOptions } from './events.js';
 
-import { openConsoleStream, type ConsoleStream, type ConsoleStreamOptions } from './console.js';
 export interface NovaCronClientOptions {
   /** Where the server listens, e.g. `http://127.0.0.1:8090`. */
   baseUrl: string;
@@ -244,6 +246,14 @@ export class VmsResource {
       query: { tailBytes: options.tailBytes },
     });
   }
+
+  /** The VM's recent metrics samples, oldest first (`since`: an ISO time). */
+  metrics(idOrName: string, options: { since?: string } = {}): Promise<VmMetricsSeries> {
+    return this.http.json('GET', '/api/v1/vms/:vm/metrics', {
+      params: { vm: idOrName },
+      query: { since: options.since },
+    });
+  }
 }
 
 export class HostsResource {
@@ -268,6 +278,14 @@ export class HostsResource {
   /** A one-time join token (admin): a machine joins as host `name` with the command it carries. */
   add(name: string): Promise<HostJoinToken> {
     return this.http.json('POST', '/api/v1/hosts', { body: { name } });
+  }
+
+  /** The host's recent metrics samples, oldest first (`since`: an ISO time). */
+  metrics(idOrName: string, options: { since?: string } = {}): Promise<HostMetricsSeries> {
+    return this.http.json('GET', '/api/v1/hosts/:host/metrics', {
+      params: { host: idOrName },
+      query: { since: options.since },
+    });
   }
 }
 
@@ -386,7 +404,6 @@ export class NovaCronClient {
   events(options: EventStreamOptions): EventStream {
     return openEventStream({ ...options, baseUrl: this.http.baseUrl, token: this.token });
   }
-}
 
   /**
    * Attaches to a VM's serial console (or VNC display with `kind: 'vnc'`) over a WebSocket: bytes
@@ -400,3 +417,4 @@ export class NovaCronClient {
       token: this.token,
     });
   }
+}

@@ -5,9 +5,11 @@ import { parseLabelChanges } from '../labels.js';
 import { withOutput } from '../options.js';
 import { hostColumns, hostFields, hostState, renderList, renderOne } from '../output.js';
 import { listAll } from '../paging.js';
+import { registerHostMetricsCommand } from './metrics.js';
 
 export function registerHostCommands(program: Command, ctx: CliContext): void {
   const host = program.command('host').description('hypervisor hosts and their agents');
+  registerHostMetricsCommand(host, ctx);
 
   withOutput(host.command('list').description('list hosts')).action(
     async (_options: unknown, command: Command) => {

@@ -28,6 +28,7 @@ import {
 } from '../output.js';
 import { listAll } from '../paging.js';
 import { assertSucceeded, DEFAULT_WAIT_SECONDS, waitForOperation } from '../wait.js';
+import { registerVmMetricsCommand } from './metrics.js';
 import { attachConsole } from './vm-console.js';
 
 export interface VmCreateOptions {
@@ -198,6 +199,7 @@ async function finishAction(
 
 export function registerVmCommands(program: Command, ctx: CliContext): void {
   const vm = program.command('vm').description('create, list and drive virtual machines');
+  registerVmMetricsCommand(vm, ctx);
 
   addWaitOptions(
     withOutput(

@@ -25,7 +25,7 @@ const PATHS: Record<ConsoleKind, string> = {
 
 const DESCRIPTIONS: Record<ConsoleKind, string> = {
   serial:
-    'WebSocket to the VM\'s serial console. Send `{"type":"auth","token":"<access token>"}` first (a token in the URL is refused), then binary frames carry the bytes both ways. Close codes: 4401 unauthenticated, 4000 + the HTTP status of the error otherwise (4404 unknown VM, 4409 not running, 4502 host unreachable), each after a JSON error frame.',
+    'WebSocket to the VM\'s serial console. Send `{"type":"auth","token":"<access token>"}` first (a token in the URL is refused), then binary frames carry the bytes both ways. Close codes: 4401 unauthenticated, 4000 + the HTTP status of the error otherwise (4404 unknown VM, 4409 not running, 4503 host unreachable), each after a JSON error frame.',
   vnc: 'WebSocket to the VM\'s VNC display: the RFB byte stream in binary frames (a noVNC client can use it). Send `{"type":"auth","token":"<access token>"}` first; close codes as for the serial console.',
 };
 

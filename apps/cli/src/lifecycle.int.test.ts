@@ -1,52 +1,24 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Operation, Vm } from '@novacron/api';
-import { NovaCronClient } from '@novacron/client';
-import { loadConfig } from '@novacron/config';
-import { createLogger } from '@novacron/telemetry';
-import { killMatching, makeTempDir, pidsMatching, testCacheDir, waitFor } from '@novacron/testkit';
+import type { NovaCronClient } from '@novacron/client';
+import { pidsMatching, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbedded, type Embedded } from './embedded.js';
+import { startEmbeddedTestbed, type EmbeddedTestbed } from './testing.js';
 
 // Every lifecycle action through the REST API, judged by what the guest prints on its serial
 // console: the tiny guest prints `HEARTBEAT <n> <uptime>` every second.
 
-let embedded: Embedded | undefined;
+let testbed: EmbeddedTestbed | undefined;
 let client: NovaCronClient;
-let dataDir: Awaited<ReturnType<typeof makeTempDir>> | undefined;
 
 beforeAll(async () => {
-  dataDir = await makeTempDir();
-  const config = loadConfig(
-    {
-      NOVACRON_DATA_DIR: dataDir.path,
-      NOVACRON_API_PORT: '0',
-      NOVACRON_AGENT_PORT: '0',
-      NOVACRON_CLUSTER_PORT: '0',
-      NOVACRON_WS_PORT: '0',
-      NOVACRON_ACCEL: 'tcg',
-      NOVACRON_ADMIN_PASSWORD: 'integration-test',
-      NOVACRON_LOG_LEVEL: 'warn',
-    },
-    {},
-  );
-  embedded = await startEmbedded(config, createLogger({ level: 'warn' }), {
-    imageCacheDir: join(testCacheDir, 'tiny-image'),
-    hostPollMs: 500,
-  });
-  const login = await new NovaCronClient({ baseUrl: embedded.server.url }).login(
-    'admin',
-    'integration-test',
-  );
-  client = new NovaCronClient({ baseUrl: embedded.server.url, token: login.accessToken });
+  testbed = await startEmbeddedTestbed();
+  client = testbed.client;
 }, 180_000);
 
 afterAll(async () => {
-  await embedded?.close();
-  if (dataDir !== undefined) {
-    await killMatching(dataDir.path);
-    await dataDir.remove();
-  }
+  await testbed?.close();
 }, 60_000);
 
 interface Heartbeat {
@@ -169,7 +141,7 @@ describe('the VM lifecycle with real QEMU', () => {
   }, 240_000);
 
   it('delete removes the VM and its folder with its disks', async () => {
-    const folder = join(dataDir!.path, 'agent', 'vms', vm.id);
+    const folder = join(testbed!.dataDir, 'agent', 'vms', vm.id);
     expect(await exists(folder)).toBe(true);
     const remove = await client.vms.delete('life');
     expect(await client.operations.wait(remove.id, 60)).toMatchObject({ status: 'succeeded' });

@@ -1,51 +1,22 @@
-import { join } from 'node:path';
 import type { Vm } from '@novacron/api';
-import { NovaCronClient } from '@novacron/client';
-import { loadConfig } from '@novacron/config';
-import { createLogger } from '@novacron/telemetry';
-import { killMatching, makeTempDir, pidsMatching, testCacheDir, waitFor } from '@novacron/testkit';
+import type { NovaCronClient } from '@novacron/client';
+import { pidsMatching, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbedded, type Embedded } from './embedded.js';
+import { startEmbeddedTestbed, type EmbeddedTestbed } from './testing.js';
 
 // Reconciliation with real QEMU: kill -9 the QEMU of a VM whose restart policy is `always` and
 // it runs again; a VM with policy `never` stays down with the reason.
 
-let embedded: Embedded | undefined;
+let testbed: EmbeddedTestbed | undefined;
 let client: NovaCronClient;
-let dataDir: Awaited<ReturnType<typeof makeTempDir>> | undefined;
 
 beforeAll(async () => {
-  dataDir = await makeTempDir();
-  const config = loadConfig(
-    {
-      NOVACRON_DATA_DIR: dataDir.path,
-      NOVACRON_API_PORT: '0',
-      NOVACRON_AGENT_PORT: '0',
-      NOVACRON_CLUSTER_PORT: '0',
-      NOVACRON_WS_PORT: '0',
-      NOVACRON_ACCEL: 'tcg',
-      NOVACRON_ADMIN_PASSWORD: 'integration-test',
-      NOVACRON_LOG_LEVEL: 'warn',
-    },
-    {},
-  );
-  embedded = await startEmbedded(config, createLogger({ level: 'warn' }), {
-    imageCacheDir: join(testCacheDir, 'tiny-image'),
-    hostPollMs: 500,
-  });
-  const login = await new NovaCronClient({ baseUrl: embedded.server.url }).login(
-    'admin',
-    'integration-test',
-  );
-  client = new NovaCronClient({ baseUrl: embedded.server.url, token: login.accessToken });
+  testbed = await startEmbeddedTestbed();
+  client = testbed.client;
 }, 180_000);
 
 afterAll(async () => {
-  await embedded?.close();
-  if (dataDir !== undefined) {
-    await killMatching(dataDir.path);
-    await dataDir.remove();
-  }
+  await testbed?.close();
 }, 60_000);
 
 async function createRunning(name: string, restartPolicy: Vm['restartPolicy']): Promise<Vm> {

@@ -1,54 +1,26 @@
-import { join } from 'node:path';
-import { NovaCronApiError, NovaCronClient, type ConsoleSocketConstructor } from '@novacron/client';
-import { loadConfig } from '@novacron/config';
-import { createLogger } from '@novacron/telemetry';
-import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
+import type { NovaCronClient } from '@novacron/client';
+import { NovaCronApiError, type ConsoleSocketConstructor } from '@novacron/client';
+import { waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startEmbedded, type Embedded } from './embedded.js';
+import { startEmbeddedTestbed, type EmbeddedTestbed } from './testing.js';
 
 // Consoles through the real server, agent and QEMU (docs/adr/0012-console.md).
 const Socket = WebSocket as unknown as ConsoleSocketConstructor;
 
 describe('VM consoles over WebSocket', () => {
-  let embedded: Embedded;
+  let testbed: EmbeddedTestbed | undefined;
   let client: NovaCronClient;
-  let dataDir: Awaited<ReturnType<typeof makeTempDir>>;
 
   beforeAll(async () => {
-    dataDir = await makeTempDir();
-    const config = loadConfig(
-      {
-        NOVACRON_DATA_DIR: dataDir.path,
-        NOVACRON_API_PORT: '0',
-        NOVACRON_AGENT_PORT: '0',
-        NOVACRON_CLUSTER_PORT: '0',
-        NOVACRON_WS_PORT: '0',
-        NOVACRON_ACCEL: 'tcg',
-        NOVACRON_ADMIN_PASSWORD: 'integration-test',
-        NOVACRON_LOG_LEVEL: 'warn',
-      },
-      {},
-    );
-    embedded = await startEmbedded(config, createLogger({ level: 'warn' }), {
-      imageCacheDir: join(testCacheDir, 'tiny-image'),
-      hostPollMs: 500,
-    });
-    const login = await new NovaCronClient({ baseUrl: embedded.server.url }).login(
-      'admin',
-      'integration-test',
-    );
-    client = new NovaCronClient({ baseUrl: embedded.server.url, token: login.accessToken });
+    testbed = await startEmbeddedTestbed();
+    client = testbed.client;
     const create = await client.vms.create({ name: 'con', image: 'tiny', memoryMiB: 128 });
     expect(await client.operations.wait(create.id, 120)).toMatchObject({ status: 'succeeded' });
   }, 240_000);
 
   afterAll(async () => {
-    await embedded?.close();
-    if (dataDir !== undefined) {
-      await killMatching(dataDir.path);
-      await dataDir.remove();
-    }
+    await testbed?.close();
   }, 60_000);
 
   it('streams HEARTBEAT lines live from the serial console', async () => {
@@ -118,7 +90,7 @@ describe('VM consoles over WebSocket', () => {
     expect(error).toBeInstanceOf(NovaCronApiError);
     expect(error).toMatchObject({ code: 'VM_NOT_FOUND', status: 404 });
 
-    const url = `${embedded.server.url.replace(/^http/, 'ws')}/api/v1/vms/con/console?token=abc`;
+    const url = `${testbed!.embedded.server.url.replace(/^http/, 'ws')}/api/v1/vms/con/console?token=abc`;
     const closed = await new Promise<{ code: number; frames: string[] }>((resolve) => {
       const frames: string[] = [];
       const socket = new WebSocket(url);

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Accelerator } from './host.js';
 import { ImageKind } from './image.js';
-import { VmDesiredState, VmState } from './vm.js';
+import { StoragePool, VmDesiredState, VmState } from './vm.js';
 
 // The agent API: what the server asks of a host. Small and idempotent (ARCHITECTURE.md §4).
 
@@ -22,6 +22,11 @@ export const AgentVmSpec = Type.Object({
   /** Versioned machine type fixed at creation, so that migration stays compatible. */
   machineType: Type.String(),
   desiredState: VmDesiredState,
+  /**
+   * Where the VM's disk lives: the host's own directory pool, or the shared pool every host of
+   * the cluster mounts (live migration then moves only memory). Absent means local.
+   */
+  pool: Type.Optional(StoragePool),
 });
 export type AgentVmSpec = Static<typeof AgentVmSpec>;
 

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'HOST_NAME_TAKEN',
   'VM_INVALID_STATE',
   'NO_HOST_FITS',
+  'MIGRATION_NOT_POSSIBLE',
+  'MIGRATION_FAILED',
   'HOST_UNREACHABLE',
   'IMAGE_NOT_READY',
   'AGENT_ERROR',
@@ -89,6 +91,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IMAGE_NOT_READY':
     case 'OPERATION_FINISHED':
     case 'OPERATION_CANCELLED':
+    case 'MIGRATION_NOT_POSSIBLE':
       return 409;
     case 'REQUEST_TIMEOUT':
       return 408;
@@ -105,6 +108,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'AGENT_ERROR':
     case 'QEMU_FAILED':
     case 'IMAGE_CORRUPT':
+    case 'MIGRATION_FAILED':
       return 502;
     case 'HOST_UNREACHABLE':
     case 'HOST_PREREQUISITE_MISSING':

@@ -20,6 +20,7 @@ export const OPERATION_KINDS = [
   'vm.pause',
   'vm.resume',
   'vm.delete',
+  'vm.migrate',
   'image.import',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];

@@ -9,12 +9,18 @@ export const VM_STATES = [
   'running',
   'stopping',
   'paused',
+  'migrating',
   'deleting',
   'error',
   'unknown',
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 export const VmState = Type.Enum(VM_STATES);
+
+/** `local`: the host's own directory; `shared`: a directory every host mounts (ADR 13). */
+export const STORAGE_POOLS = ['local', 'shared'] as const;
+export type StoragePool = (typeof STORAGE_POOLS)[number];
+export const StoragePool = Type.Enum(STORAGE_POOLS);
 
 /** What the user asked the VM to be; reconciliation drives the observed state towards it. */
 export const VmDesiredState = Type.Union([Type.Literal('running'), Type.Literal('stopped')]);

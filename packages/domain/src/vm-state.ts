@@ -9,9 +9,11 @@ const TRANSITIONS: Record<VmState, readonly VmState[]> = {
   creating: ['stopped', 'starting'],
   stopped: ['starting', 'deleting'],
   starting: ['running', 'stopped'],
-  running: ['stopping', 'paused', 'stopped', 'starting'],
+  running: ['stopping', 'paused', 'stopped', 'starting', 'migrating'],
   stopping: ['stopped', 'running'],
-  paused: ['running', 'stopping', 'stopped'],
+  paused: ['running', 'stopping', 'stopped', 'migrating'],
+  // Ends where it began when the migration rolls back, or running on the target host.
+  migrating: ['running', 'paused'],
   deleting: [],
   error: ['starting', 'stopped', 'deleting'],
   unknown: ['running', 'stopped', 'paused', 'deleting'],

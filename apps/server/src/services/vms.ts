@@ -42,7 +42,8 @@ const RECOVERY_HOST_WAIT_MS = 60_000;
 /** Re-reads of a VM that changed under a patch or an action before giving up. */
 const PATCH_ATTEMPTS = 5;
 
-type VmOperationKind = Extract<OperationKind, `vm.${string}`>;
+/** Migration has its own service and recovery (services/migrations.ts). */
+type VmOperationKind = Exclude<Extract<OperationKind, `vm.${string}`>, 'vm.migrate'>;
 
 /**
  * What a restarted server does with a VM operation it finds unfinished, by kind and recorded

@@ -35,9 +35,13 @@ export type ImagePage = Static<typeof ImagePage>;
 
 const ImageUrl = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 });
 
+/** A SHA-256 digest as 64 lowercase hex digits. */
+export const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
 /**
  * Import an image by URL, on the server: either `url` (a disk image: qcow2, raw, VMDK, VHD/VHDX,
- * VDI; stored as qcow2) or `kernelUrl` and `initrdUrl` together (booted directly).
+ * VDI; stored as qcow2) or `kernelUrl` and `initrdUrl` together (booted directly). An expected
+ * SHA-256 of a download is checked against the bytes as they arrive, before anything reads them.
  */
 export const ImageImport = Type.Object(
   {
@@ -46,6 +50,12 @@ export const ImageImport = Type.Object(
     url: Type.Optional(ImageUrl),
     kernelUrl: Type.Optional(ImageUrl),
     initrdUrl: Type.Optional(ImageUrl),
+    /** Expected SHA-256 of the bytes `url` serves; a mismatch fails the import (IMAGE_CORRUPT). */
+    sha256: Type.Optional(Sha256Hex),
+    /** Expected SHA-256 of the bytes `kernelUrl` serves. */
+    kernelSha256: Type.Optional(Sha256Hex),
+    /** Expected SHA-256 of the bytes `initrdUrl` serves. */
+    initrdSha256: Type.Optional(Sha256Hex),
     defaultKernelArgs: Type.Optional(
       Type.String({ maxLength: 1024, pattern: KERNEL_ARGS_PATTERN }),
     ),

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { formatOf, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { integerArg, withOutput } from '../options.js';
@@ -11,8 +11,20 @@ interface ImportOptions {
   kernelUrl?: string;
   initrdUrl?: string;
   kernelArgs?: string;
+  sha256?: string;
+  kernelSha256?: string;
+  initrdSha256?: string;
   wait?: boolean;
   waitTimeout: number;
+}
+
+/** A SHA-256 as printed by sha256sum; upper case is accepted and sent in lower case. */
+function sha256Arg(value: string): string {
+  const hex = value.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new InvalidArgumentError('expected a SHA-256: 64 hex digits.');
+  }
+  return hex;
 }
 
 export function registerImageCommands(program: Command, ctx: CliContext): void {
@@ -42,6 +54,13 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
       .option('--kernel-url <url>', 'a kernel to boot directly (with --initrd-url)')
       .option('--initrd-url <url>', 'the initramfs that goes with --kernel-url')
       .option('--kernel-args <args>', 'kernel arguments every VM of this image boots with')
+      .option(
+        '--sha256 <hex>',
+        'the SHA-256 --url must have; a mismatch fails the import',
+        sha256Arg,
+      )
+      .option('--kernel-sha256 <hex>', 'the SHA-256 --kernel-url must have', sha256Arg)
+      .option('--initrd-sha256 <hex>', 'the SHA-256 --initrd-url must have', sha256Arg)
       .option('--wait', 'wait until the import ends; fail if it fails')
       .option(
         '--wait-timeout <seconds>',
@@ -63,6 +82,9 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
       ...(options.kernelUrl === undefined ? {} : { kernelUrl: options.kernelUrl }),
       ...(options.initrdUrl === undefined ? {} : { initrdUrl: options.initrdUrl }),
       ...(options.kernelArgs === undefined ? {} : { defaultKernelArgs: options.kernelArgs }),
+      ...(options.sha256 === undefined ? {} : { sha256: options.sha256 }),
+      ...(options.kernelSha256 === undefined ? {} : { kernelSha256: options.kernelSha256 }),
+      ...(options.initrdSha256 === undefined ? {} : { initrdSha256: options.initrdSha256 }),
     });
     const format = formatOf(command);
     if (!options.wait) {

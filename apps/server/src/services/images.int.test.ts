@@ -159,6 +159,50 @@ describe('image import by URL', () => {
     }
   });
 
+  it('checks an expected SHA-256 while downloading; a mismatch leaves no usable image and no files', async () => {
+    const sum = async (file: string) =>
+      createHash('sha256')
+        .update(await readFile(join(files.path, file)))
+        .digest('hex');
+    const good = await importImage({
+      name: 'sum-ok',
+      url: `${base}/disk.vmdk`,
+      sha256: await sum('disk.vmdk'),
+    });
+    expect(await finished(good.json<Operation>())).toMatchObject({ status: 'succeeded' });
+    expect(await image('sum-ok')).toMatchObject({ status: 'ready', kind: 'disk' });
+
+    const wrong = 'ab'.repeat(32);
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['sum-bad', { url: `${base}/disk.vmdk`, sha256: wrong }, `${base}/disk.vmdk`],
+      [
+        'sum-bad-initrd',
+        {
+          kernelUrl: `${base}/vmlinuz`,
+          initrdUrl: `${base}/initrd.img`,
+          kernelSha256: await sum('vmlinuz'),
+          initrdSha256: wrong,
+        },
+        `${base}/initrd.img`,
+      ],
+    ];
+    for (const [name, payload, url] of cases) {
+      const accepted = await importImage({ name, ...payload });
+      expect(accepted.statusCode, name).toBe(202);
+      const operation = await finished(accepted.json<Operation>());
+      expect(operation, name).toMatchObject({
+        status: 'failed',
+        error: {
+          code: 'IMAGE_CORRUPT',
+          details: { url, expected: wrong, actual: await sum(url.slice(base.length + 1)) },
+        },
+      });
+      const failed = await image(name);
+      expect(failed.status).toBe('failed');
+      await expect(stat(join(server.imageDir, failed.id))).rejects.toThrow();
+    }
+  });
+
   it('refuses bad requests before anything is stored', async () => {
     const bad: [Record<string, unknown>, number, string][] = [
       [{ name: 'x', url: 'file:///etc/passwd' }, 400, 'VALIDATION_FAILED'],
@@ -174,6 +218,12 @@ describe('image import by URL', () => {
         'VALIDATION_FAILED',
       ],
       [{ name: 'tiny', url: `${base}/disk.vmdk` }, 409, 'IMAGE_NAME_TAKEN'],
+      [
+        { name: 'x', kernelUrl: `${base}/vmlinuz`, initrdUrl: `${base}/i`, sha256: 'a'.repeat(64) },
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [{ name: 'x', url: `${base}/disk.vmdk`, sha256: 'XYZ' }, 400, 'VALIDATION_FAILED'],
       [{ name: '../x', url: `${base}/disk.vmdk` }, 400, 'VALIDATION_FAILED'],
     ];
     const before = await server.store.images.list('default');

@@ -28,6 +28,8 @@ export const MAX_IMAGE_DOWNLOAD_BYTES = 64 * 1024 ** 3;
 interface Download {
   url: string;
   file: string;
+  /** Expected SHA-256 of the bytes served, checked before anything reads the file. */
+  sha256?: string;
 }
 
 /** Images in the server's image store: import by URL (on the server, never on hosts), delete. */
@@ -114,9 +116,16 @@ export class ImageService {
       const share = 90 / downloads.length;
       await context.phase(`downloading ${download.file}`, Math.round(done * share));
       const part = join(dir, `${download.file}.download`);
-      await downloadTo(download.url, part, context, (fraction) =>
+      const digest = await downloadTo(download.url, part, context, (fraction) =>
         context.phase(`downloading ${download.file}`, Math.round((done + fraction) * share)),
       );
+      if (download.sha256 !== undefined && digest !== download.sha256) {
+        throw new DomainError(
+          'IMAGE_CORRUPT',
+          `${download.url} does not have the expected SHA-256: expected ${download.sha256}, got ${digest}`,
+          { url: download.url, expected: download.sha256, actual: digest },
+        );
+      }
       if (download.file === 'disk.qcow2') {
         await context.phase('converting to qcow2', 92);
         const info = await inspectForeignImage(part);
@@ -143,17 +152,33 @@ export class ImageService {
 
 function plan(input: ImageImport): { kind: ImageKind; downloads: Download[] } {
   const kernelPair = input.kernelUrl !== undefined || input.initrdUrl !== undefined;
-  if (input.url !== undefined && !kernelPair) {
-    return { kind: 'disk', downloads: [{ url: input.url, file: 'disk.qcow2' }] };
+  const kernelSums = input.kernelSha256 !== undefined || input.initrdSha256 !== undefined;
+  if (input.url !== undefined && !kernelPair && !kernelSums) {
+    return {
+      kind: 'disk',
+      downloads: [{ url: input.url, file: 'disk.qcow2', ...withSha256(input.sha256) }],
+    };
   }
-  if (input.url === undefined && input.kernelUrl !== undefined && input.initrdUrl !== undefined) {
+  if (
+    input.url === undefined &&
+    input.sha256 === undefined &&
+    input.kernelUrl !== undefined &&
+    input.initrdUrl !== undefined
+  ) {
     return {
       kind: 'kernel',
       downloads: [
-        { url: input.kernelUrl, file: 'vmlinuz' },
-        { url: input.initrdUrl, file: 'initrd.img' },
+        { url: input.kernelUrl, file: 'vmlinuz', ...withSha256(input.kernelSha256) },
+        { url: input.initrdUrl, file: 'initrd.img', ...withSha256(input.initrdSha256) },
       ],
     };
+  }
+  if (input.sha256 !== undefined || kernelSums) {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      'sha256 goes with url; kernelSha256 and initrdSha256 with kernelUrl and initrdUrl',
+      { fields: ['sha256', 'kernelSha256', 'initrdSha256'] },
+    );
   }
   throw new DomainError(
     'VALIDATION_FAILED',
@@ -164,13 +189,20 @@ function plan(input: ImageImport): { kind: ImageKind; downloads: Download[] } {
   );
 }
 
-/** Streams `url` to `path`, bounded in size, reporting the fraction done when the size is known. */
+function withSha256(sha256: string | undefined): { sha256?: string } {
+  return sha256 === undefined ? {} : { sha256 };
+}
+
+/**
+ * Streams `url` to `path`, bounded in size, reporting the fraction done when the size is known;
+ * returns the SHA-256 of the bytes received, hashed as they pass.
+ */
 async function downloadTo(
   url: string,
   path: string,
   context: OperationContext,
   onProgress: (fraction: number) => Promise<void>,
-): Promise<void> {
+): Promise<string> {
   let response: Response;
   try {
     response = await fetch(url, { signal: context.signal, redirect: 'follow' });
@@ -195,9 +227,11 @@ async function downloadTo(
   }
   let received = 0;
   let reported = 0;
+  const hash = createHash('sha256');
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
+      hash.update(chunk);
       if (received > MAX_IMAGE_DOWNLOAD_BYTES) {
         callback(new DomainError('IMAGE_DOWNLOAD_FAILED', `${url} exceeded the size limit`));
         return;
@@ -224,6 +258,7 @@ async function downloadTo(
       { url },
     );
   }
+  return hash.digest('hex');
 }
 
 /** The image's SHA-256 over its files in IMAGE_FILES order, as agents verify it. */

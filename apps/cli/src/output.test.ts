@@ -30,6 +30,7 @@ function vm(name: string, extra: Partial<Vm> = {}): Vm {
     labels: {},
     stateReason: null,
     restartPolicy: 'never',
+    pool: 'local',
     restarts: 0,
     lastRestartAt: null,
     version: 3,

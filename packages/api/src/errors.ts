@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'OPERATION_NOT_FOUND',
   'OPERATION_FINISHED',
   'OPERATION_CANCELLED',
+  'OPERATION_NOT_CANCELLABLE',
   'INTERRUPTED',
   'VM_NAME_TAKEN',
   'IMAGE_NAME_TAKEN',
@@ -91,6 +92,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IMAGE_NOT_READY':
     case 'OPERATION_FINISHED':
     case 'OPERATION_CANCELLED':
+    case 'OPERATION_NOT_CANCELLABLE':
     case 'MIGRATION_NOT_POSSIBLE':
       return 409;
     case 'REQUEST_TIMEOUT':

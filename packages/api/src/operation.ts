@@ -41,6 +41,11 @@ export const Operation = Type.Object({
     name: Type.String(),
   }),
   result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  /**
+   * What the running work has decided so far (Incus's operation metadata), e.g. a migration's
+   * source, target and strategy; a restarted server acts on it. Null when there is none.
+   */
+  metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   error: Type.Union([ErrorDetail, Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,

@@ -56,6 +56,8 @@ export const Vm = Type.Object({
   /** Why the VM is in `error` or `unknown`; null otherwise. */
   stateReason: Type.Union([Type.String(), Type.Null()]),
   restartPolicy: RestartPolicy,
+  /** Where the VM's disk lives; on `shared`, live migration moves only memory. */
+  pool: StoragePool,
   /** How many times reconciliation restarted the VM after its QEMU ended. */
   restarts: Type.Integer(),
   lastRestartAt: Type.Union([Timestamp, Type.Null()]),
@@ -85,6 +87,8 @@ export const VmCreate = Type.Object(
     description: Type.Optional(VmDescription),
     /** Default `never`. */
     restartPolicy: Type.Optional(RestartPolicy),
+    /** Where the disk lives; the cluster's default pool when absent. */
+    pool: Type.Optional(StoragePool),
     /** Start the VM once created (default true). */
     start: Type.Optional(Type.Boolean()),
   },

@@ -40,6 +40,7 @@ function operation(status: Operation['status'], extra: Partial<Operation> = {}):
     progress: status === 'succeeded' ? 100 : 0,
     target: { type: 'vm', id: 'vm1', name: 'demo' },
     result: null,
+    metadata: null,
     error: null,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',

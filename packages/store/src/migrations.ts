@@ -234,5 +234,22 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.dropTable('join_tokens').execute();
       },
     },
+
+    // Storage pool of a VM's disk (docs/adr/0013-live-migration.md); what running work has
+    // decided so far, e.g. a migration's source and target, for a restarted server to act on.
+    '0004_pools_and_operation_metadata': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('vms')
+          .addColumn('storage_pool', 'text', (c) => c.notNull().defaultTo('local'))
+          .execute();
+        await db.schema.alterTable('operations').addColumn('metadata', 'text').execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('operations').dropColumn('metadata').execute();
+        await db.schema.alterTable('vms').dropColumn('storage_pool').execute();
+      },
+    },
   };
 }

@@ -90,6 +90,7 @@ export interface VmsTable {
   restart_policy: ColumnType<string, string | undefined, string>;
   restarts: IntWithDefault;
   last_restart_at: ColumnType<string | null, string | null | undefined, string | null>;
+  storage_pool: ColumnType<string, string | undefined, string>;
   version: number;
   created_at: string;
   updated_at: string;
@@ -106,6 +107,7 @@ export interface OperationsTable {
   target_name: string;
   project_id: string | null;
   result: string | null;
+  metadata: string | null;
   error: string | null;
   created_at: string;
   updated_at: string;

@@ -5,7 +5,7 @@ import type { Logger } from '@novacron/telemetry';
 import type { AgentPort } from '../agents/agent-client.js';
 
 /** VM states owned by an operation in flight: heartbeats leave them to it. */
-const TRANSITIONAL = new Set(['creating', 'starting', 'stopping', 'deleting']);
+const TRANSITIONAL = new Set(['creating', 'starting', 'stopping', 'deleting', 'migrating']);
 
 export interface HostServiceOptions {
   /** A host without a heartbeat for this long is unreachable and its VMs unknown. */

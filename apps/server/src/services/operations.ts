@@ -17,6 +17,13 @@ export interface OperationContext {
    * did, and throws `cancelled()`; work that never checks simply finishes.
    */
   readonly signal: AbortSignal;
+  /** Records what the work has decided so far (the operation's `metadata`), replacing it. */
+  metadata(record: Record<string, unknown>): Promise<void>;
+  /**
+   * From now on a cancel is refused with OPERATION_NOT_CANCELLABLE and `reason` (e.g. a
+   * migration after its switch to post-copy: the source no longer holds the whole guest).
+   */
+  refuseCancel(reason: string): void;
 }
 
 export type OperationWork = (context: OperationContext) => Promise<Record<string, unknown> | null>;
@@ -48,7 +55,10 @@ export function cancelled(what: string): DomainError {
  * (HTTP 202); the work goes on in the background and records its phase, result or error.
  */
 export class OperationRunner {
-  private readonly inFlight = new Map<string, { run: Promise<void>; abort: AbortController }>();
+  private readonly inFlight = new Map<
+    string,
+    { run: Promise<void>; abort: AbortController; uncancellable?: string }
+  >();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly unsubscribe: () => void;
 
@@ -105,6 +115,13 @@ export class OperationRunner {
       );
     }
     const running = this.inFlight.get(id);
+    if (running?.uncancellable !== undefined) {
+      throw new DomainError(
+        'OPERATION_NOT_CANCELLABLE',
+        `operation ${id} cannot be cancelled now: ${running.uncancellable}`,
+        { operation: id, phase: operation.phase },
+      );
+    }
     if (running !== undefined) {
       running.abort.abort();
       return operation;
@@ -209,16 +226,31 @@ export class OperationRunner {
 
   private launch(id: string, work: OperationWork): void {
     const abort = new AbortController();
-    const run = this.run(id, work, abort.signal).finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, { run, abort });
+    const entry: { run: Promise<void>; abort: AbortController; uncancellable?: string } = {
+      run: Promise.resolve(),
+      abort,
+    };
+    this.inFlight.set(id, entry);
+    entry.run = this.run(id, work, abort.signal, (reason) => {
+      entry.uncancellable = reason;
+    }).finally(() => this.inFlight.delete(id));
   }
 
-  private async run(id: string, work: OperationWork, signal: AbortSignal): Promise<void> {
+  private async run(
+    id: string,
+    work: OperationWork,
+    signal: AbortSignal,
+    refuseCancel: (reason: string) => void,
+  ): Promise<void> {
     const context: OperationContext = {
       signal,
       phase: async (phase, progress) => {
         await this.store.operations.update(id, { phase, progress }, { onlyUnfinished: true });
       },
+      metadata: async (record) => {
+        await this.store.operations.update(id, { metadata: record }, { onlyUnfinished: true });
+      },
+      refuseCancel,
     };
     try {
       const result = await work(context);

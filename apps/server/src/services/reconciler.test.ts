@@ -25,6 +25,7 @@ function vm(policy: RestartPolicy, desiredState: Vm['desiredState'] = 'running')
     labels: {},
     stateReason: null,
     restartPolicy: policy,
+    pool: 'local',
     restarts: 0,
     lastRestartAt: null,
     version: 1,

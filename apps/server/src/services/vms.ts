@@ -5,6 +5,7 @@ import type {
   Image,
   Operation,
   OperationKind,
+  StoragePool,
   Vm,
   VmAction,
   VmCreate,
@@ -70,6 +71,7 @@ export class VmService {
     private readonly store: Store,
     private readonly hosts: HostService,
     private readonly operations: OperationRunner,
+    private readonly options: { defaultPool?: StoragePool } = {},
   ) {}
 
   async get(idOrName: string, project?: string): Promise<Vm> {
@@ -119,6 +121,7 @@ export class VmService {
       labels: input.labels ?? {},
       description: input.description ?? '',
       restartPolicy: input.restartPolicy ?? 'never',
+      pool: input.pool ?? this.options.defaultPool ?? 'local',
     });
     return this.operations.start('vm.create', target(vm), (context) =>
       this.createWork(vm.id, context),
@@ -495,12 +498,35 @@ export class VmService {
    * Until the scheduler issue: the requested host, or the ready host with the most memory. A
    * disabled or cordoned host takes no new VM; NO_HOST_FITS says why each host was passed over.
    */
+  /** What the VM's host is told to run (the image as the store knows it now). */
+  async agentSpec(vm: Vm): Promise<AgentVmSpec> {
+    return specOf(vm, await this.imageOf(vm));
+  }
+
+  /** The host a VM moves to: the one asked for, or the best other host that fits it. */
+  async placeElsewhere(vm: Vm, requested?: string): Promise<Host> {
+    const host = await this.place(vm, requested, vm.host ?? undefined);
+    if (host.name === vm.host) {
+      throw new DomainError(
+        'MIGRATION_NOT_POSSIBLE',
+        `VM ${vm.name} already runs on ${host.name}`,
+        {
+          host: host.name,
+        },
+      );
+    }
+    return host;
+  }
+
   private async place(
     size: { cpus: number; memoryMiB: number },
     requested?: string,
+    exclude?: string,
   ): Promise<Host> {
     const candidates =
-      requested === undefined ? await this.store.hosts.list() : [await this.requireHost(requested)];
+      requested === undefined
+        ? (await this.store.hosts.list()).filter((host) => host.name !== exclude)
+        : [await this.requireHost(requested)];
     const reasons: Record<string, string> = {};
     const fits = candidates.filter((host) => {
       const why = unfitReason(host, size);
@@ -592,5 +618,6 @@ function specOf(vm: Vm, image: Image): AgentVmSpec {
     kernelArgs: vm.kernelArgs,
     machineType: DEFAULT_MACHINE_TYPE,
     desiredState: vm.desiredState,
+    pool: vm.pool,
   };
 }

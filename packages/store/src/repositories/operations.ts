@@ -33,7 +33,7 @@ export interface NewOperation {
 }
 
 export type OperationChanges = Partial<
-  Pick<Operation, 'status' | 'phase' | 'progress' | 'result' | 'error'>
+  Pick<Operation, 'status' | 'phase' | 'progress' | 'result' | 'metadata' | 'error'>
 >;
 
 export interface OperationListFilter {
@@ -107,6 +107,7 @@ export function createOperationRepository(ctx: StoreContext, scope: Scope): Oper
             target_name: operation.target.name,
             project_id: operation.project === null ? null : await projectIdOf(w, operation.project),
             result: null,
+            metadata: null,
             error: null,
             created_at: at,
             updated_at: at,
@@ -170,6 +171,7 @@ export function createOperationRepository(ctx: StoreContext, scope: Scope): Oper
             progress: changes.progress,
             // undefined leaves the column alone; null clears it.
             result: changes.result === undefined ? undefined : jsonOrNull(changes.result),
+            metadata: changes.metadata === undefined ? undefined : jsonOrNull(changes.metadata),
             error: changes.error === undefined ? undefined : jsonOrNull(changes.error),
             updated_at: now(ctx),
           })
@@ -213,6 +215,7 @@ function toOperation(row: OperationsTable & { project_name: string | null }): Op
     progress: row.progress,
     target: { type: 'vm', id: row.target_id, name: row.target_name },
     result: row.result === null ? null : parseJson<Record<string, unknown>>(row.result),
+    metadata: row.metadata === null ? null : parseJson<Record<string, unknown>>(row.metadata),
     error: row.error === null ? null : parseJson<ErrorDetail>(row.error),
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { RestartPolicy, Vm, VmDesiredState, VmState } from '@novacron/api';
+import type { RestartPolicy, StoragePool, Vm, VmDesiredState, VmState } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 import {
   appendEvent,
@@ -30,6 +30,8 @@ export interface NewVm {
   description?: string;
   /** Default `never`. */
   restartPolicy?: RestartPolicy;
+  /** Default `local`. */
+  pool?: StoragePool;
   /** Default `creating`. */
   state?: VmState;
   desiredState: VmDesiredState;
@@ -118,6 +120,7 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
             state_reason: vm.stateReason ?? null,
             description: vm.description ?? '',
             restart_policy: vm.restartPolicy ?? 'never',
+            storage_pool: vm.pool ?? 'local',
             version: 1,
             created_at: at,
             updated_at: at,
@@ -298,6 +301,7 @@ function toVm(row: VmRow): Vm {
     labels: parseJson<Record<string, string>>(row.labels),
     stateReason: row.state_reason,
     restartPolicy: row.restart_policy as RestartPolicy,
+    pool: row.storage_pool as StoragePool,
     restarts: row.restarts,
     lastRestartAt: row.last_restart_at,
     version: row.version,

@@ -142,6 +142,36 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       }),
       action: vi.fn(() => Promise.resolve(operation({ kind: 'vm.stop' }))),
       delete: vi.fn(() => Promise.resolve(operation({ kind: 'vm.delete' }))),
+      migrate: vi.fn(() => Promise.resolve(operation({ kind: 'vm.migrate' }))),
+      migrationPlan: vi.fn(() =>
+        Promise.resolve({
+          vm: 'web',
+          from: 'h1',
+          to: 'h2',
+          memoryBytes: 256 * 1024 * 1024,
+          dirtyRateBytes: 60 * 1024 * 1024,
+          bandwidthBytes: 32 * 1024 * 1024,
+          maxDowntimeMs: 300,
+          predictions: [
+            {
+              strategy: 'precopy' as const,
+              converges: false,
+              totalTimeMs: null,
+              downtimeMs: null,
+              reason: 'dirty rate above the link',
+            },
+            {
+              strategy: 'postcopy' as const,
+              converges: true,
+              totalTimeMs: 8100,
+              downtimeMs: 5,
+              reason: 'one pass then fetch on fault',
+            },
+          ],
+          chosen: 'postcopy' as const,
+          planningTimeMs: 1012,
+        }),
+      ),
       consoleOutput: vi.fn(() => Promise.resolve('NOVACRON-GUEST-READY\nHEARTBEAT 1 1.02\n')),
       metrics: vi.fn((name: string) =>
         Promise.resolve({
@@ -502,6 +532,72 @@ describe('vm actions', () => {
   });
 });
 
+describe('vm migrate', () => {
+  it('sends limits in bytes/s and ms, TLS off with --no-tls', async () => {
+    const { code, client } = await cli([
+      'vm',
+      'migrate',
+      'web',
+      '--to',
+      'h2',
+      '--strategy',
+      'postcopy',
+      '--max-bandwidth',
+      '32M',
+      '--max-downtime',
+      '100ms',
+      '--no-tls',
+    ]);
+    expect(code).toBe(0);
+    expect(client.vms.migrate).toHaveBeenCalledWith('web', {
+      to: 'h2',
+      strategy: 'postcopy',
+      maxBandwidthBytes: 32 * 1024 * 1024,
+      maxDowntimeMs: 100,
+      tls: false,
+    });
+  });
+
+  it('reports the measured outcome with --wait', async () => {
+    const done = operation({
+      kind: 'vm.migrate',
+      status: 'succeeded',
+      result: {
+        from: 'h1',
+        to: 'h2',
+        strategy: 'precopy',
+        escalated: null,
+        totalTimeMs: 812,
+        downtimeMs: 9,
+        bytesTransferred: 40 * 1024 * 1024,
+        predicted: { totalTimeMs: 900, downtimeMs: 20 },
+      },
+    });
+    const { code, stdout } = await cli(['vm', 'migrate', 'web', '--wait'], {
+      client: fakeClient({ waitStatuses: [done] }),
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /^vm demo migrated from h1 to h2 in 0\.81 s \(downtime 9 ms, precopy, 40M sent; predicted 0\.90 s\)\n$/,
+    );
+  });
+
+  it('prints the plan with --plan, the chosen strategy marked', async () => {
+    const { code, stdout, client } = await cli(['vm', 'migrate', 'web', '--plan']);
+    expect(code).toBe(0);
+    expect(client.vms.migrate).not.toHaveBeenCalled();
+    expect(stdout).toContain('postcopy *');
+    expect(stdout).toContain('dirty rate above the link');
+  });
+
+  it('refuses a bad duration locally', async () => {
+    const { code, stderr, client } = await cli(['vm', 'migrate', 'web', '--max-downtime', 'soon']);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('VALIDATION_FAILED');
+    expect(client.vms.migrate).not.toHaveBeenCalled();
+  });
+});
+
 describe('vm console', () => {
   it('prints the kept serial output with --output', async () => {
     const { code, stdout, client } = await cli(['vm', 'console', 'demo', '--output']);
@@ -787,7 +883,7 @@ describe('vm metrics, host metrics', () => {
     expect(client.vms.metrics).toHaveBeenCalledWith('demo', { since: '2026-01-01T00:00:00Z' });
     expect(stdout).toMatch(/cpu:\s+42\.3%/);
     expect(stdout).toMatch(/rss:\s+100M/);
-    expect(stdout).toMatch(/nic:\s+the VM has no NIC/);
+    expect(stdout).toMatch(/nic received:\s+the VM has no NIC/);
   });
 
   it('prints the whole series with -o json, and says when a host has no samples yet', async () => {

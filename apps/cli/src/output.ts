@@ -98,6 +98,7 @@ export function vmFields(vm: Vm): [string, string | number | null][] {
     ['cpus', vm.cpus],
     ['memory', formatMiB(vm.memoryMiB)],
     ['disk', `${vm.diskGiB}G`],
+    ['pool', vm.pool],
     ['kernel args', vm.kernelArgs],
     ['labels', formatLabels(vm.labels)],
     ['description', vm.description],

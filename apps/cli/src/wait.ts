@@ -1,12 +1,31 @@
 import { TERMINAL_OPERATION_STATUSES, type Operation } from '@novacron/api';
+import type { Command } from 'commander';
 import type { CliClient, Writer } from './context.js';
 import { CliError } from './errors.js';
+import { integerArg } from './options.js';
 import { cell } from './output.js';
 
 /** How long `--wait` waits by default: a first boot under TCG, image pull included, fits. */
 export const DEFAULT_WAIT_SECONDS = 600;
 
 const BAR_WIDTH = 24;
+
+export interface WaitOptions {
+  wait?: boolean;
+  waitTimeout: number;
+}
+
+/** `--wait` and `--wait-timeout` of every command that starts an operation. */
+export function addWaitOptions(command: Command): Command {
+  return command
+    .option('--wait', 'wait until the operation ends; fail if it fails')
+    .option(
+      '--wait-timeout <seconds>',
+      'how long --wait waits',
+      integerArg(0, 24 * 3600),
+      DEFAULT_WAIT_SECONDS,
+    );
+}
 
 /** One progress line, redrawn in place on a terminal. */
 function progressLine(operation: Operation): string {

@@ -11,6 +11,9 @@ import {
   type ImagePage,
   type ListQuery,
   type LoginResponse,
+  type MigrationPlan,
+  type MigrationPlanRequest,
+  type MigrationRequest,
   type Operation,
   type OperationListQuery,
   type OperationPage,
@@ -236,6 +239,22 @@ export class VmsResource {
     return this.http.json('DELETE', '/api/v1/vms/:vm', {
       params: { vm: idOrName },
       query: { force: options.force ? true : undefined },
+    });
+  }
+
+  /** Answers 202 with the `vm.migrate` operation. */
+  migrate(idOrName: string, request: MigrationRequest = {}): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/migrate', {
+      params: { vm: idOrName },
+      body: request,
+    });
+  }
+
+  /** Measures the guest's dirty rate and predicts each strategy; moves nothing. */
+  migrationPlan(idOrName: string, request: MigrationPlanRequest = {}): Promise<MigrationPlan> {
+    return this.http.json('POST', '/api/v1/vms/:vm/migrate/plan', {
+      params: { vm: idOrName },
+      body: request,
     });
   }
 

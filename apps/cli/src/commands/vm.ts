@@ -1,10 +1,12 @@
 import { Option, type Command } from 'commander';
 import {
   RESTART_POLICIES,
+  STORAGE_POOLS,
   VM_ACTIONS,
   VM_STATES,
   type Operation,
   type RestartPolicy,
+  type StoragePool,
   type VmActionName,
   type VmCreate,
   type VmPatch,
@@ -27,8 +29,9 @@ import {
   type OutputFormat,
 } from '../output.js';
 import { listAll } from '../paging.js';
-import { assertSucceeded, DEFAULT_WAIT_SECONDS, waitForOperation } from '../wait.js';
+import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
 import { registerVmMetricsCommand } from './metrics.js';
+import { registerVmMigrateCommand } from './vm-migrate.js';
 import { attachConsole } from './vm-console.js';
 
 export interface VmCreateOptions {
@@ -39,6 +42,7 @@ export interface VmCreateOptions {
   host?: string;
   kernelArgs?: string;
   restartPolicy?: RestartPolicy;
+  pool?: StoragePool;
   /** `key=value`, repeatable. */
   label?: string[];
   description?: string;
@@ -60,6 +64,7 @@ export function vmCreateRequest(name: string, options: VmCreateOptions): VmCreat
   if (options.host !== undefined) request.host = options.host;
   if (options.kernelArgs !== undefined) request.kernelArgs = options.kernelArgs;
   if (options.restartPolicy !== undefined) request.restartPolicy = options.restartPolicy;
+  if (options.pool !== undefined) request.pool = options.pool;
   if (options.description !== undefined) request.description = options.description;
   if (options.label !== undefined) request.labels = labelsToSet(options.label);
   return request;
@@ -133,11 +138,6 @@ function parseCpus(text: string): number {
   return cpus;
 }
 
-interface WaitOptions {
-  wait?: boolean;
-  waitTimeout: number;
-}
-
 const PAST_TENSE: Record<VmActionName | 'create' | 'delete', string> = {
   create: 'created',
   start: 'started',
@@ -155,17 +155,6 @@ const FORCE_HELP: Record<VmActionName, string> = {
   pause: 'passed on to the server',
   resume: 'passed on to the server',
 };
-
-function addWaitOptions(command: Command): Command {
-  return command
-    .option('--wait', 'wait until the operation ends; fail if it fails')
-    .option(
-      '--wait-timeout <seconds>',
-      'how long --wait waits',
-      integerArg(0, 24 * 3600),
-      DEFAULT_WAIT_SECONDS,
-    );
-}
 
 /**
  * Prints what an action started: the operation (id and status) without --wait; with --wait the
@@ -200,6 +189,7 @@ async function finishAction(
 export function registerVmCommands(program: Command, ctx: CliContext): void {
   const vm = program.command('vm').description('create, list and drive virtual machines');
   registerVmMetricsCommand(vm, ctx);
+  registerVmMigrateCommand(vm, ctx);
 
   addWaitOptions(
     withOutput(
@@ -214,6 +204,12 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         .option('--host <host>', 'place the VM on this host')
         .option('--kernel-args <args>', 'kernel arguments appended to the image defaults')
         .addOption(restartPolicyOption())
+        .addOption(
+          new Option(
+            '--pool <pool>',
+            "where the disk lives: the host's own pool, or the shared one (live migration)",
+          ).choices(STORAGE_POOLS),
+        )
         .option('--label <key=value>', 'a label, repeatable', collect)
         .option('--description <text>', 'a free-form description')
         .option('--no-start', 'create the VM stopped'),

@@ -13,6 +13,7 @@ import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
 import type { ImageService } from './services/images.js';
+import type { LiveEvents } from './services/live-events.js';
 import type { MetricsService } from './services/metrics.js';
 import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
@@ -31,6 +32,8 @@ export interface ServerDeps {
   trust?: ClusterTrust;
   /** Recent metrics from the heartbeats; without it (tests), series are empty. */
   metrics?: MetricsService;
+  /** Live (unstored) events for the event stream; without it, streams carry stored events only. */
+  live?: LiveEvents;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
 }

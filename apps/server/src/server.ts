@@ -21,6 +21,7 @@ import { OperationRunner } from './services/operations.js';
 import { Reconciler } from './services/reconciler.js';
 import { ImageService } from './services/images.js';
 import { MetricsService } from './services/metrics.js';
+import { LiveEvents, publishMetricsSamples } from './services/live-events.js';
 import { VmService } from './services/vms.js';
 
 export interface ServerOptions {
@@ -85,6 +86,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger,
     });
     const metrics = new MetricsService();
+    const live = new LiveEvents(clock, logger);
+    publishMetricsSamples(metrics, live, store, logger);
     const hosts = new HostService(
       store,
       clock,
@@ -109,6 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       readiness,
       trust,
       metrics,
+      live,
     };
     const app = buildApp(deps);
     await app.listen({ host: config.apiHost, port: config.apiPort });

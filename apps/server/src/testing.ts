@@ -13,6 +13,7 @@ import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
 import { ImageService } from './services/images.js';
+import { LiveEvents } from './services/live-events.js';
 import { MetricsService } from './services/metrics.js';
 
 // Unit-test support for the layers above the agent: a fake agent and an app on a SQLite store.
@@ -121,6 +122,8 @@ export interface TestServer {
   vms: VmService;
   /** Metrics kept from heartbeats (tests record samples straight into it). */
   metrics: MetricsService;
+  /** The live-event bus the event stream delivers from. */
+  live: LiveEvents;
   /** The image store folder (a temporary one). */
   imageDir: string;
   /** `authorization` header of a logged-in admin. */
@@ -183,6 +186,7 @@ async function assemble(
   const operations = new OperationRunner(store, systemClock, logger);
   const vms = new VmService(store, hosts, operations);
   const metrics = new MetricsService();
+  const live = new LiveEvents(systemClock, logger);
   const app = buildApp(
     {
       store,
@@ -194,6 +198,7 @@ async function assemble(
       vms,
       images: new ImageService(store, operations, imageDir),
       metrics,
+      live,
     },
     limits,
   );
@@ -217,6 +222,7 @@ async function assemble(
     operations,
     vms,
     metrics,
+    live,
     imageDir,
     auth,
     // The old services are dropped without waiting for their work, as in a crash.

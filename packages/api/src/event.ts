@@ -1,6 +1,8 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { Name, Timestamp } from './common.js';
 import { ErrorDetail } from './errors.js';
+import { HostMetricsSample, VmMetricsSample } from './metrics.js';
+import { MigrationProgress } from './migration.js';
 
 export const EVENT_TYPES = [
   'vm.created',
@@ -23,6 +25,47 @@ export const Event = Type.Object({
   data: Type.Record(Type.String(), Type.Unknown()),
 });
 export type Event = Static<typeof Event>;
+
+/**
+ * Live event types (docs/adr/0015-live-events.md): measurements and progress, delivered to the
+ * subscribers of the moment, never stored, numbered or replayed; a slow reader misses some.
+ */
+export const LIVE_EVENT_TYPES = ['metrics.sample', 'migration.progress'] as const;
+export type LiveEventType = (typeof LIVE_EVENT_TYPES)[number];
+export const LiveEventType = Type.Enum(LIVE_EVENT_TYPES);
+
+/** What a live event is about: a VM or a host, by id and by name. */
+export const LiveEventSubject = Type.Object({
+  kind: Type.Union([Type.Literal('vm'), Type.Literal('host')]),
+  id: Type.String(),
+  name: Type.String(),
+});
+export type LiveEventSubject = Static<typeof LiveEventSubject>;
+
+const liveEvent = <T extends LiveEventType, D extends TSchema>(type: T, data: D) =>
+  Type.Object({
+    type: Type.Literal(type),
+    /** When it was measured or reported. */
+    at: Timestamp,
+    /** The VM's project; null for a host. */
+    project: Type.Union([Type.String(), Type.Null()]),
+    subject: LiveEventSubject,
+    data,
+  });
+
+/** A new metrics sample of a VM (`subject.kind` vm) or a host (host). */
+export const MetricsSampleEvent = liveEvent(
+  'metrics.sample',
+  Type.Union([VmMetricsSample, HostMetricsSample]),
+);
+export type MetricsSampleEvent = Static<typeof MetricsSampleEvent>;
+
+/** Progress of a running live migration; `subject` is the VM. */
+export const MigrationProgressEvent = liveEvent('migration.progress', MigrationProgress);
+export type MigrationProgressEvent = Static<typeof MigrationProgressEvent>;
+
+export const LiveEvent = Type.Union([MetricsSampleEvent, MigrationProgressEvent]);
+export type LiveEvent = Static<typeof LiveEvent>;
 
 // The event stream, GET /api/v1/events (WebSocket, JSON text frames).
 
@@ -65,7 +108,10 @@ export type EventStreamClientMessage = Static<typeof EventStreamClientMessage>;
 /** Sent when a subscription starts, before its first event: what the stream carries. */
 export const EventStreamSubscribed = Type.Object({
   type: Type.Literal('subscribed'),
+  /** The stored event types, replayed after `since`. */
   types: Type.Array(EventType),
+  /** The live event types, sent once the replay is done; absent from older servers. */
+  live: Type.Optional(Type.Array(LiveEventType)),
   since: Type.Integer({ minimum: 0 }),
   project: Type.Union([Type.String(), Type.Null()]),
 });
@@ -75,9 +121,21 @@ export type EventStreamSubscribed = Static<typeof EventStreamSubscribed>;
 export const EventStreamError = Type.Object({ type: Type.Literal('error'), error: ErrorDetail });
 export type EventStreamError = Static<typeof EventStreamError>;
 
-/** What the server sends: an Event (it has a `seq`) or a control frame. */
+/**
+ * A live event. `dropped` counts the live events of this subscription the server dropped since the
+ * previous live frame because the reader was behind; stored events are never dropped.
+ */
+export const EventStreamLive = Type.Object({
+  type: Type.Literal('live'),
+  event: LiveEvent,
+  dropped: Type.Integer({ minimum: 0 }),
+});
+export type EventStreamLive = Static<typeof EventStreamLive>;
+
+/** What the server sends: an Event (it has a `seq`), a live event, or a control frame. */
 export const EventStreamServerMessage = Type.Union([
   Event,
+  EventStreamLive,
   EventStreamSubscribed,
   EventStreamError,
 ]);

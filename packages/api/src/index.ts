@@ -72,13 +72,20 @@ export {
   EventStreamAuth,
   EventStreamClientMessage,
   EventStreamError,
+  EventStreamLive,
   EventStreamQuery,
   EventStreamServerMessage,
   EventStreamSubscribe,
   EventStreamSubscribed,
   EventType,
   EventTypePattern,
+  LIVE_EVENT_TYPES,
+  LiveEvent,
+  LiveEventSubject,
+  LiveEventType,
   MAX_EVENT_TYPE_PATTERNS,
+  MetricsSampleEvent,
+  MigrationProgressEvent,
 } from './event.js';
 export { AgentHostInfo, AgentVmSpec, AgentVmStateChange, AgentVmStatus } from './agent.js';
 export {

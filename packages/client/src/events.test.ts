@@ -124,6 +124,49 @@ describe('NovaCronClient.events', () => {
     await expect(stream.done).resolves.toBeUndefined();
   });
 
+  it('hands live frames to onLive, apart from the seq order, with the dropped count', async () => {
+    server = await ScriptedServer.start();
+    const scripted = server;
+    const sample = {
+      type: 'metrics.sample',
+      at: '2026-01-01T00:00:00.000Z',
+      project: null,
+      subject: { kind: 'host', id: 'h1', name: 'h1' },
+      data: { at: '2026-01-01T00:00:00.000Z', load1: 0.5, load5: 0.4, load15: 0.3 },
+    };
+    scripted.onAuth = (connection) => {
+      send(connection, {
+        type: 'subscribed',
+        types: ['vm.updated'],
+        live: ['metrics.sample'],
+        since: 3,
+        project: null,
+      });
+      send(connection, event(4));
+      send(connection, { type: 'live', event: sample, dropped: 0 });
+      send(connection, { type: 'live', event: sample, dropped: 7 });
+      send(connection, event(5));
+    };
+    const seen: number[] = [];
+    const live: [string, number][] = [];
+    const stream = new NovaCronClient({ baseUrl: scripted.baseUrl, token: 'tok' }).events({
+      types: ['vm.updated', 'metrics.*'],
+      WebSocket,
+      onEvent: (e) => seen.push(e.seq),
+      onLive: (e, { dropped }) => live.push([e.subject.name, dropped]),
+    });
+    await until(() => seen.length === 2);
+    expect(seen).toEqual([4, 5]);
+    expect(live).toEqual([
+      ['h1', 0],
+      ['h1', 7],
+    ]);
+    expect(stream.lastSeq).toBe(5);
+    expect(scripted.connections[0]?.url.searchParams.get('types')).toBe('vm.updated,metrics.*');
+    stream.close();
+    await stream.done;
+  });
+
   it('without since, resumes from where the server said the stream started', async () => {
     server = await ScriptedServer.start();
     const scripted = server;

@@ -3,10 +3,12 @@ import {
   EVENT_TYPE_PATTERN,
   EVENT_TYPES,
   httpStatusOf,
+  LIVE_EVENT_TYPES,
   MAX_EVENT_TYPE_PATTERNS,
   type ErrorCode,
   type Event,
   type EventStreamServerMessage,
+  type LiveEvent,
 } from '@novacron/api';
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
 
@@ -30,12 +32,19 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 export interface EventStreamOptions {
   /** Replay the stored events after this seq first; without it, only new events. */
   since?: number;
-  /** Event types or prefixes (`vm.*`); all types when absent. */
+  /** Event types or prefixes (`vm.*`, `metrics.*`), stored or live; all types when absent. */
   types?: readonly string[];
   /** Only events of this project. */
   project?: string;
   /** Called with each event once, in seq order, across reconnects. */
   onEvent: (event: Event) => void;
+  /**
+   * Called with each live event (`metrics.sample`, `migration.progress`): not stored, so not
+   * resumed after a reconnect; `dropped` counts the ones the server dropped just before this one
+   * because this reader was behind. Without it, live frames are ignored (filter them out with
+   * `types` to spare the traffic).
+   */
+  onLive?: (event: LiveEvent, info: { dropped: number }) => void;
   /** Called when the connection dropped and the stream is about to reconnect. */
   onReconnect?: (info: { attempt: number; delayMs: number; reason: string }) => void;
   /** The WebSocket class; default the global one. Node 20 has none: pass the `ws` package's. */
@@ -71,10 +80,11 @@ function checkTypes(types: readonly string[]): void {
   if (types.length > MAX_EVENT_TYPE_PATTERNS) {
     throw new NovaCronError('VALIDATION_FAILED', `at most ${MAX_EVENT_TYPE_PATTERNS} event types`);
   }
+  const all: readonly string[] = [...EVENT_TYPES, ...LIVE_EVENT_TYPES];
   for (const pattern of types) {
     const known =
       PATTERN.test(pattern) &&
-      EVENT_TYPES.some((type) =>
+      all.some((type) =>
         pattern === '*'
           ? true
           : pattern.endsWith('.*')
@@ -84,7 +94,7 @@ function checkTypes(types: readonly string[]): void {
     if (!known) {
       throw new NovaCronError(
         'VALIDATION_FAILED',
-        `'${pattern.slice(0, 64)}' matches no event type (${EVENT_TYPES.join(', ')}, a prefix such as vm.*, or *)`,
+        `'${pattern.slice(0, 64)}' matches no event type (${all.join(', ')}, a prefix such as vm.*, or *)`,
         { pattern: pattern.slice(0, 64) },
       );
     }
@@ -207,6 +217,12 @@ export function openEventStream(
         lastSeq = frame.seq;
         try {
           onEvent(frame);
+        } catch (error) {
+          finish(error);
+        }
+      } else if (frame.type === 'live') {
+        try {
+          options.onLive?.(frame.event, { dropped: frame.dropped });
         } catch (error) {
           finish(error);
         }

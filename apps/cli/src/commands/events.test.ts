@@ -1,4 +1,4 @@
-import type { Event } from '@novacron/api';
+import type { Event, LiveEvent } from '@novacron/api';
 import type { EventStreamOptions } from '@novacron/client';
 import { NovaCronApiError } from '@novacron/client';
 import { loadConfig } from '@novacron/config';
@@ -24,7 +24,12 @@ function event(seq: number, extra: Partial<Event> = {}): Event {
  * Runs `novacron ...args` against a client whose stream delivers `events` and then ends as the
  * server or Ctrl-C would end it: resolved, or rejected with `failure`.
  */
-async function cli(args: string[], events: Event[], failure?: Error) {
+async function cli(
+  args: string[],
+  events: Event[],
+  failure?: Error,
+  live: [LiveEvent, number][] = [],
+) {
   let stdout = '';
   let stderr = '';
   const seen: EventStreamOptions[] = [];
@@ -32,6 +37,7 @@ async function cli(args: string[], events: Event[], failure?: Error) {
     events: vi.fn((options: EventStreamOptions) => {
       seen.push(options);
       for (const e of events) options.onEvent(e);
+      for (const [e, dropped] of live) options.onLive?.(e, { dropped });
       // A drop comes later, from the socket, once the stream exists.
       queueMicrotask(() =>
         options.onReconnect?.({
@@ -101,6 +107,45 @@ describe('novacron events', () => {
     });
     expect(options?.WebSocket).toBeTypeOf('function');
     expect(stderr).toMatch(/reconnecting in 0.3 s, resuming after seq 43/);
+  });
+
+  it('prints live events (no seq) with their measured values, and says when some were dropped', async () => {
+    const at = '2026-01-01T00:00:05.000Z';
+    const vm: LiveEvent = {
+      type: 'metrics.sample',
+      at,
+      project: 'default',
+      subject: { kind: 'vm', id: 'vm1', name: 'web' },
+      data: { vmId: 'vm1', at, cpuPercent: 58.25, rssBytes: 250 * 2 ** 20, memoryBytes: 2 ** 28 },
+    };
+    const host: LiveEvent = {
+      type: 'metrics.sample',
+      at,
+      project: null,
+      subject: { kind: 'host', id: 'h1', name: 'host-a' },
+      data: { at, load1: 0.5, load5: 0.4, load15: 0.3, memoryUsedBytes: 2 ** 30 },
+    };
+    const { code, stdout, stderr, options } = await cli(
+      ['events', '--type', 'metrics.*'],
+      [],
+      undefined,
+      [
+        [vm, 0],
+        [host, 3],
+      ],
+    );
+    expect(code).toBe(0);
+    expect(options?.types).toEqual(['metrics.*']);
+    expect(stdout).toBe(
+      [
+        `-  ${at}  metrics.sample  vm web  cpu=58.3% rss=250.0MiB memory=256.0MiB`,
+        `-  ${at}  metrics.sample  host host-a  memoryUsed=1024.0MiB load1=0.5`,
+        '',
+      ].join('\n'),
+    );
+    expect(stderr).toMatch(/^3 live events dropped/m);
+    const json = await cli(['events', '-o', 'json'], [], undefined, [[vm, 0]]);
+    expect(JSON.parse(json.stdout) as LiveEvent).toEqual(vm);
   });
 
   it('prints one JSON object per line with -o json', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Event } from '@novacron/api';
+import type { Event, LiveEvent } from '@novacron/api';
 import type { EventStream } from '@novacron/client';
 import WebSocket from 'ws';
 import { formatOf, type CliContext } from '../context.js';
@@ -49,6 +49,68 @@ export function eventLine(format: OutputFormat, event: Event): string {
   }
 }
 
+function mib(bytes: number | undefined): string | undefined {
+  return bytes === undefined ? undefined : `${(bytes / 2 ** 20).toFixed(1)}MiB`;
+}
+
+function percent(value: number | undefined): string | undefined {
+  return value === undefined ? undefined : `${value.toFixed(1)}%`;
+}
+
+/** The measured values of a live event, as `key=value`; an absent value is left out. */
+function liveDetail(event: LiveEvent): string {
+  let pairs: [string, string | number | undefined][];
+  if (event.type === 'migration.progress') {
+    const { phase, iteration, transferredBytes, remainingBytes, dirtyRateBytes } = event.data;
+    pairs = [
+      ['phase', phase],
+      ['iteration', iteration],
+      ['transferred', mib(transferredBytes)],
+      ['remaining', mib(remainingBytes)],
+      ['dirty', `${mib(dirtyRateBytes)}/s`],
+    ];
+  } else if ('vmId' in event.data) {
+    const { cpuPercent, rssBytes, memoryBytes } = event.data;
+    pairs = [
+      ['cpu', percent(cpuPercent)],
+      ['rss', mib(rssBytes)],
+      ['memory', mib(memoryBytes)],
+    ];
+  } else {
+    const { cpuPercent, memoryUsedBytes, memoryTotalBytes, load1 } = event.data;
+    pairs = [
+      ['cpu', percent(cpuPercent)],
+      ['memoryUsed', mib(memoryUsedBytes)],
+      ['memoryTotal', mib(memoryTotalBytes)],
+      ['load1', load1],
+    ];
+  }
+  return pairs
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
+}
+
+/** One live event (no seq: `-` in its place) as a line, a JSON line or a YAML document. */
+export function liveLine(format: OutputFormat, event: LiveEvent): string {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(event)}\n`;
+    case 'yaml':
+      return `---\n${toYaml(event)}`;
+    case 'table': {
+      const parts = [
+        '-',
+        event.at,
+        event.type,
+        `${event.subject.kind} ${event.subject.name}`,
+        liveDetail(event),
+      ];
+      return `${parts.map((part) => cell(part)).join('  ')}\n`;
+    }
+  }
+}
+
 export function registerEventsCommand(program: Command, ctx: CliContext): void {
   withOutput(
     program
@@ -61,7 +123,7 @@ export function registerEventsCommand(program: Command, ctx: CliContext): void {
       )
       .option(
         '--type <pattern>',
-        'only these types: vm.created, vm.*, ... (repeatable)',
+        'only these types: vm.created, vm.*, metrics.sample, ... (repeatable)',
         collect,
         [],
       )
@@ -84,6 +146,14 @@ export function registerEventsCommand(program: Command, ctx: CliContext): void {
           WebSocket,
           signal: controller.signal,
           onEvent: (event) => ctx.deps.stdout.write(eventLine(format, event)),
+          onLive: (event, { dropped }) => {
+            if (dropped > 0) {
+              ctx.deps.stderr.write(
+                `${dropped} live events dropped: this terminal read too slowly\n`,
+              );
+            }
+            ctx.deps.stdout.write(liveLine(format, event));
+          },
           onReconnect: ({ delayMs, reason }) =>
             ctx.deps.stderr.write(
               `event stream dropped (${cell(reason)}); reconnecting in ${Math.round(delayMs / 100) / 10} s, resuming after seq ${stream?.lastSeq ?? '-'}\n`,

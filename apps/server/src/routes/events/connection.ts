@@ -9,7 +9,7 @@ import type { Clock } from '@novacron/domain';
 import { isDomainError } from '@novacron/domain';
 import type { Logger } from '@novacron/telemetry';
 import { Value } from 'typebox/value';
-import { expandEventTypes } from './event-types.js';
+import { selectEventTypes } from './event-types.js';
 import {
   closeReason,
   DEFAULT_SESSION_LIMITS,
@@ -17,6 +17,7 @@ import {
   type EventSessionLimits,
   type EventSink,
   type EventSource,
+  type LiveEventSource,
   type Subscription,
 } from './session.js';
 
@@ -50,6 +51,8 @@ export interface EventSocket {
 
 export interface EventStreamDeps {
   store: EventSource;
+  /** Live (unstored) events; without it a stream carries stored events only. */
+  live?: LiveEventSource;
   tokens: AccessTokens;
   clock: Clock;
   logger: Logger;
@@ -89,7 +92,7 @@ export class EventStreamConnection {
       },
       close: (code, reason) => this.close(code, reason),
     };
-    this.#session = new EventStreamSession(deps.store, sink, deps.logger, options);
+    this.#session = new EventStreamSession(deps.store, sink, deps.logger, options, deps.live);
 
     socket.on('message', (data, isBinary) => {
       this.#alive = true;
@@ -195,9 +198,9 @@ export class EventStreamConnection {
       );
       return;
     }
-    let types;
+    let selected;
     try {
-      types = expandEventTypes(message.types);
+      selected = selectEventTypes(message.types);
     } catch (error) {
       if (!isDomainError(error)) throw error;
       this.fail(error.code, error.message, EVENT_STREAM_CLOSE_CODES.BAD_MESSAGE, error.details);
@@ -205,7 +208,7 @@ export class EventStreamConnection {
     }
     const since =
       message.since ?? (this.#started ? this.#session.lastSent : this.#subscription.since);
-    this.#subscription = { types, since, project: message.project };
+    this.#subscription = { ...selected, since, project: message.project };
     if (this.#started) void this.#session.start(this.#subscription);
   }
 }

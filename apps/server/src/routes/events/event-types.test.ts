@@ -1,26 +1,33 @@
-import { EVENT_TYPES } from '@novacron/api';
+import { EVENT_TYPES, LIVE_EVENT_TYPES } from '@novacron/api';
 import { describe, expect, it } from 'vitest';
-import { expandEventTypes, splitPatterns } from './event-types.js';
+import { selectEventTypes, splitPatterns } from './event-types.js';
 
-describe('expandEventTypes', () => {
+describe('selectEventTypes', () => {
   it('selects by exact type, by prefix and by *, in the api order, without repeats', () => {
-    expect(expandEventTypes(undefined)).toEqual([...EVENT_TYPES]);
-    expect(expandEventTypes(['*'])).toEqual([...EVENT_TYPES]);
-    expect(expandEventTypes(['operation.updated', 'vm.*', 'vm.created'])).toEqual([
-      'vm.created',
-      'vm.updated',
-      'vm.deleted',
-      'operation.updated',
-    ]);
+    const everything = { types: [...EVENT_TYPES], live: [...LIVE_EVENT_TYPES] };
+    expect(selectEventTypes(undefined)).toEqual(everything);
+    expect(selectEventTypes(['*'])).toEqual(everything);
+    expect(selectEventTypes(['operation.updated', 'vm.*', 'vm.created'])).toEqual({
+      types: ['vm.created', 'vm.updated', 'vm.deleted', 'operation.updated'],
+      live: [],
+    });
+  });
+
+  it('selects live types by name and prefix, apart from the stored ones', () => {
+    expect(selectEventTypes(['metrics.*'])).toEqual({ types: [], live: ['metrics.sample'] });
+    expect(selectEventTypes(['migration.progress', 'vm.deleted'])).toEqual({
+      types: ['vm.deleted'],
+      live: ['migration.progress'],
+    });
   });
 
   it('refuses patterns that select nothing or are not patterns, with VALIDATION_FAILED', () => {
     for (const bad of [['vms.*'], ['vm'], ['vm.cre*'], ['VM.created'], ['x'.repeat(65)], ['']]) {
-      expect(() => expandEventTypes(bad)).toThrow(
+      expect(() => selectEventTypes(bad)).toThrow(
         expect.objectContaining({ code: 'VALIDATION_FAILED' }),
       );
     }
-    expect(() => expandEventTypes(Array.from({ length: 40 }, () => '*'))).toThrow(
+    expect(() => selectEventTypes(Array.from({ length: 40 }, () => '*'))).toThrow(
       expect.objectContaining({ code: 'VALIDATION_FAILED' }),
     );
   });

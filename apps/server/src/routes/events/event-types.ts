@@ -1,20 +1,30 @@
 import {
   EVENT_TYPE_PATTERN,
   EVENT_TYPES,
+  LIVE_EVENT_TYPES,
   MAX_EVENT_TYPE_PATTERNS,
   type EventType,
+  type LiveEventType,
 } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 
 const PATTERN = new RegExp(EVENT_TYPE_PATTERN);
 
+/** What a subscription selects: stored types (replayed after `since`) and live ones. */
+export interface SelectedTypes {
+  types: EventType[];
+  live: LiveEventType[];
+}
+
 /**
  * The event types a list of patterns selects: `vm.created` itself, `vm.*` every type of the
- * prefix, `*` all. No patterns means all. A pattern that selects nothing is refused, so that a
- * typo does not become a silent, empty stream.
+ * prefix, `*` all, stored and live alike. No patterns means all. A pattern that selects nothing is
+ * refused, so that a typo does not become a silent, empty stream.
  */
-export function expandEventTypes(patterns: readonly string[] | undefined): EventType[] {
-  if (patterns === undefined || patterns.length === 0) return [...EVENT_TYPES];
+export function selectEventTypes(patterns: readonly string[] | undefined): SelectedTypes {
+  if (patterns === undefined || patterns.length === 0) {
+    return { types: [...EVENT_TYPES], live: [...LIVE_EVENT_TYPES] };
+  }
   if (patterns.length > MAX_EVENT_TYPE_PATTERNS) {
     throw new DomainError(
       'VALIDATION_FAILED',
@@ -24,7 +34,8 @@ export function expandEventTypes(patterns: readonly string[] | undefined): Event
       },
     );
   }
-  const selected = new Set<EventType>();
+  const all: readonly string[] = [...EVENT_TYPES, ...LIVE_EVENT_TYPES];
+  const selected = new Set<string>();
   for (const pattern of patterns) {
     if (pattern.length > 64 || !PATTERN.test(pattern)) {
       throw new DomainError(
@@ -36,7 +47,7 @@ export function expandEventTypes(patterns: readonly string[] | undefined): Event
         },
       );
     }
-    const matched = EVENT_TYPES.filter((type) =>
+    const matched = all.filter((type) =>
       pattern === '*'
         ? true
         : pattern.endsWith('.*')
@@ -46,13 +57,16 @@ export function expandEventTypes(patterns: readonly string[] | undefined): Event
     if (matched.length === 0) {
       throw new DomainError('VALIDATION_FAILED', `no event type matches '${pattern}'`, {
         pattern,
-        eventTypes: [...EVENT_TYPES],
+        eventTypes: all,
       });
     }
     for (const type of matched) selected.add(type);
   }
-  // Keep the api's order, so that the same patterns always give the same list.
-  return EVENT_TYPES.filter((type) => selected.has(type));
+  // Keep the api's order, so that the same patterns always give the same lists.
+  return {
+    types: EVENT_TYPES.filter((type) => selected.has(type)),
+    live: LIVE_EVENT_TYPES.filter((type) => selected.has(type)),
+  };
 }
 
 /** `vm.*,operation.updated` -> its patterns; blanks are ignored. */

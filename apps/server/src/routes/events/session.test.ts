@@ -1,7 +1,8 @@
 import { EVENT_TYPES, type Event, type EventType } from '@novacron/api';
-import { openSqliteTestStore, type Store, type TestStore } from '@novacron/store';
+import { openSqliteTestStore, systemClock, type Store, type TestStore } from '@novacron/store';
 import { createLogger } from '@novacron/telemetry';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LiveEvents } from '../../services/live-events.js';
 import { closeReason, EventStreamSession, type EventSink } from './session.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -80,6 +81,7 @@ describe('EventStreamSession', () => {
     expect(sink.frames[0]).toEqual({
       type: 'subscribed',
       types: [...EVENT_TYPES],
+      live: [],
       since: 2,
       project: null,
     });
@@ -192,6 +194,125 @@ describe('EventStreamSession', () => {
       },
     ]);
     expect(sink.closed?.code).toBe(4400);
+  });
+});
+
+describe('EventStreamSession, live events', () => {
+  const vmSample = (vmId: string) => ({
+    vmId,
+    at: new Date().toISOString(),
+    memoryBytes: 1024,
+    cpuPercent: 12.5,
+  });
+  const live = (sink: RecordingSink) =>
+    sink.frames.filter((frame) => frame.type === 'live') as {
+      event: { type: string; subject: { id: string }; project: string | null };
+      dropped: number;
+    }[];
+
+  it('sends live events of the selected types and project after the replay, without a seq', async () => {
+    await emit(2);
+    const bus = new LiveEvents(systemClock);
+    const sink = new RecordingSink();
+    const session = new EventStreamSession(store, sink, logger, limits, bus);
+    await session.start({
+      types: ['operation.created'],
+      live: ['metrics.sample'],
+      since: 0,
+      project: 'default',
+    });
+    expect(sink.frames[0]).toMatchObject({ type: 'subscribed', live: ['metrics.sample'] });
+    bus.publish('metrics.sample', { kind: 'vm', id: 'v1', name: 'web' }, vmSample('v1'), {
+      project: 'default',
+    });
+    bus.publish('metrics.sample', { kind: 'vm', id: 'v2', name: 'other' }, vmSample('v2'), {
+      project: 'other',
+    });
+    bus.publish('metrics.sample', { kind: 'host', id: 'h1', name: 'h1' }, vmSample('h1'));
+    await emit(1);
+    await until(() => sink.events.length === 3);
+    const frames = live(sink);
+    expect(frames).toHaveLength(1);
+    expect(frames[0]).toMatchObject({
+      dropped: 0,
+      event: { type: 'metrics.sample', subject: { id: 'v1' }, project: 'default' },
+    });
+    expect(frames[0]?.event).not.toHaveProperty('seq');
+    // Stored and live frames share the stream; the replay came first.
+    expect(sink.frames.findIndex((frame) => frame.type === 'live')).toBeGreaterThan(2);
+    session.close();
+    bus.publish('metrics.sample', { kind: 'vm', id: 'v1', name: 'web' }, vmSample('v1'), {
+      project: 'default',
+    });
+    expect(live(sink)).toHaveLength(1);
+    expect(bus.listening).toBe(false);
+  });
+
+  it('a subscription to live types only replays nothing and is not refused', async () => {
+    await emit(3);
+    const bus = new LiveEvents(systemClock);
+    const sink = new RecordingSink();
+    const session = new EventStreamSession(store, sink, logger, limits, bus);
+    await session.start({ types: [], live: ['metrics.sample'], since: 0, project: undefined });
+    bus.publish('metrics.sample', { kind: 'host', id: 'h1', name: 'h1' }, vmSample('h1'));
+    bus.publish(
+      'migration.progress',
+      { kind: 'vm', id: 'v1', name: 'web' },
+      {
+        operation: 'op1',
+        vm: 'v1',
+        from: 'h1',
+        to: 'h2',
+        strategy: 'precopy',
+        phase: 'transferring',
+        transferredBytes: 1,
+        remainingBytes: 2,
+        totalBytes: 3,
+        dirtyRateBytes: 0,
+        iteration: 1,
+        expectedDowntimeMs: null,
+      },
+    );
+    expect(sink.events).toHaveLength(0);
+    expect(live(sink).map((frame) => frame.event.type)).toEqual(['metrics.sample']);
+    session.close();
+  });
+
+  it('drops live events for a reader that is behind, counts them, and never disconnects it for them', async () => {
+    const bus = new LiveEvents(systemClock);
+    const sink = new RecordingSink();
+    const session = new EventStreamSession(
+      store,
+      sink,
+      logger,
+      { ...limits, maxBufferedBytes: 10_000, maxLiveBufferedBytes: 1000 },
+      bus,
+    );
+    await session.start({
+      types: [...EVENT_TYPES],
+      live: ['metrics.sample'],
+      since: undefined,
+      project: undefined,
+    });
+    const publish = () =>
+      bus.publish('metrics.sample', { kind: 'host', id: 'h1', name: 'h1' }, vmSample('h1'));
+    publish();
+    sink.bufferedAmount = 5000;
+    for (let i = 0; i < 1000; i += 1) publish();
+    expect(live(sink)).toHaveLength(1);
+    expect(session.droppedLive).toBe(1000);
+    expect(sink.closed).toBeUndefined();
+    // Stored events still get through while live ones are dropped.
+    await emit(1);
+    await until(() => sink.events.length === 1);
+    sink.bufferedAmount = 0;
+    publish();
+    expect(live(sink).map((frame) => frame.dropped)).toEqual([0, 1000]);
+    // A stored backlog past maxBufferedBytes still ends the stream, as before.
+    sink.bufferedAmount = 20_000;
+    await emit(1);
+    await until(() => sink.closed !== undefined);
+    expect(sink.closed?.code).toBe(4429);
   });
 });
 

@@ -3,8 +3,11 @@ import {
   EVENT_TYPES,
   type ErrorBody,
   type Event,
+  type EventStreamLive,
   type EventStreamSubscribed,
   type EventType,
+  type LiveEvent,
+  type LiveEventType,
 } from '@novacron/api';
 import { DomainError, isDomainError } from '@novacron/domain';
 import type { Store } from '@novacron/store';
@@ -22,8 +25,15 @@ export interface EventSink {
 /** The part of the store a session reads. */
 export type EventSource = Pick<Store, 'events' | 'onEvent'>;
 
+/** Where live events come from (the server's LiveEvents bus). */
+export interface LiveEventSource {
+  subscribe(listener: (event: LiveEvent) => void): () => void;
+}
+
 export interface Subscription {
   types: readonly EventType[];
+  /** Live types, sent once the replay is done; none when absent. */
+  live?: readonly LiveEventType[];
   /** Replay stored events after this seq first; undefined = only what happens from now on. */
   since: number | undefined;
   project: string | undefined;
@@ -36,12 +46,18 @@ export interface EventSessionLimits {
   maxBufferedBytes: number;
   /** Live events held while a replay runs; past it they are dropped and read from the store. */
   maxPendingEvents: number;
+  /**
+   * Unsent bytes past which a live (unstored) event is dropped rather than queued. Well under
+   * maxBufferedBytes, so live traffic alone never gets a reader disconnected.
+   */
+  maxLiveBufferedBytes: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: EventSessionLimits = {
   pageSize: 500,
   maxBufferedBytes: 4 * 1024 * 1024,
   maxPendingEvents: 10_000,
+  maxLiveBufferedBytes: 256 * 1024,
 };
 
 /**
@@ -52,15 +68,26 @@ export const DEFAULT_SESSION_LIMITS: EventSessionLimits = {
 export class EventStreamSession {
   #generation = 0;
   #unsubscribe: (() => void) | undefined;
+  #unsubscribeLive: (() => void) | undefined;
   #lastSent = 0;
+  #droppedLive = 0;
   #closed = false;
+  private readonly limits: EventSessionLimits;
 
   constructor(
     private readonly source: EventSource,
     private readonly sink: EventSink,
     private readonly logger: Logger,
-    private readonly limits: EventSessionLimits = DEFAULT_SESSION_LIMITS,
-  ) {}
+    limits: Partial<EventSessionLimits> = {},
+    private readonly liveSource?: LiveEventSource,
+  ) {
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...limits };
+  }
+
+  /** Live events dropped since the last live frame sent, because the reader was behind. */
+  get droppedLive(): number {
+    return this.#droppedLive;
+  }
 
   /** The seq of the last event sent: where a new subscription resumes by default. */
   get lastSent(): number {
@@ -105,16 +132,19 @@ export class EventStreamSession {
         );
       }
       let last = subscription.since ?? newest;
+      const liveTypes = new Set(this.liveSource === undefined ? [] : (subscription.live ?? []));
       const subscribed: EventStreamSubscribed = {
         type: 'subscribed',
         types: [...subscription.types],
+        live: [...liveTypes],
         since: last,
         project: project ?? null,
       };
       await this.#send(JSON.stringify(subscribed));
       const allTypes = subscription.types.length === EVENT_TYPES.length;
 
-      for (;;) {
+      // A subscription to live types only has nothing to replay.
+      for (let more = subscription.types.length > 0; more;) {
         const overflowsBefore = overflows;
         const page = await this.source.events.list({
           since: last,
@@ -132,7 +162,7 @@ export class EventStreamSession {
         // Waiting for the socket to take each page keeps a slow reader's replay out of memory.
         if (flushed !== undefined) await flushed;
         if (!current()) return;
-        if (page.length < this.limits.pageSize && overflows === overflowsBefore) break;
+        more = page.length >= this.limits.pageSize || overflows !== overflowsBefore;
       }
 
       for (const event of pending) {
@@ -144,6 +174,14 @@ export class EventStreamSession {
       this.#lastSent = last;
       live = true;
       this.#checkBacklog();
+      // Live events are not replayed: they start once the stored ones have caught up.
+      if (liveTypes.size > 0 && current()) {
+        this.#unsubscribeLive = this.liveSource?.subscribe((event) => {
+          if (liveTypes.has(event.type) && (project === undefined || event.project === project)) {
+            this.#sendLiveEvent(event);
+          }
+        });
+      }
     } catch (error) {
       if (!current()) return;
       this.#fail(error);
@@ -159,6 +197,24 @@ export class EventStreamSession {
   #detach(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#unsubscribeLive?.();
+    this.#unsubscribeLive = undefined;
+  }
+
+  /**
+   * A live event is dropped, never queued, while the reader is behind: it cannot be replayed, and
+   * queueing it would grow without bound and end in a SLOW_CONSUMER close that stored events
+   * alone would not have caused. The next live frame says how many were dropped.
+   */
+  #sendLiveEvent(event: LiveEvent): void {
+    if (this.#closed) return;
+    if (this.sink.bufferedAmount > this.limits.maxLiveBufferedBytes) {
+      this.#droppedLive += 1;
+      return;
+    }
+    const frame: EventStreamLive = { type: 'live', event, dropped: this.#droppedLive };
+    this.#droppedLive = 0;
+    this.#sendFrame(JSON.stringify(frame));
   }
 
   #sendLive(event: Event): void {

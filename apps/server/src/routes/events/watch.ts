@@ -7,16 +7,16 @@ import {
   EventStreamConnection,
   type EventStreamOptions,
 } from './connection.js';
-import { expandEventTypes, splitPatterns } from './event-types.js';
+import { selectEventTypes, splitPatterns } from './event-types.js';
 
 export const EVENTS_PATH = '/api/v1/events';
 
-const DESCRIPTION = `WebSocket (JSON text frames). Send \`{"type":"auth","token":"<access token>"}\` first (a token in the URL is refused), then optionally \`{"type":"subscribe","types":["vm.*"],"since":N,"project":"default"}\`; the query takes the same filters. The server answers \`{"type":"subscribed",...}\`, replays the stored events with seq > since, then streams new ones, each an Event object, in seq order with no gap and no duplicate. Reconnect with since = the last seq received to resume. Close codes: 4400 bad message, 4401 unauthenticated, 4429 reader too slow (resume with since), 1001 server stopping. Frames: the EventStreamClientMessage and EventStreamServerMessage schemas.`;
+const DESCRIPTION = `WebSocket (JSON text frames). Send \`{"type":"auth","token":"<access token>"}\` first (a token in the URL is refused), then optionally \`{"type":"subscribe","types":["vm.*"],"since":N,"project":"default"}\`; the query takes the same filters. The server answers \`{"type":"subscribed",...}\`, replays the stored events with seq > since, then streams new ones, each an Event object, in seq order with no gap and no duplicate. Reconnect with since = the last seq received to resume. Live types (metrics.sample, migration.progress; \`*\` includes them) come as \`{"type":"live","event":{...},"dropped":N}\` once the replay is done: no seq, never stored or replayed, and dropped rather than queued for a reader that is behind (\`dropped\` counts them). Close codes: 4400 bad message, 4401 unauthenticated, 4429 reader too slow (resume with since), 1001 server stopping. Frames: the EventStreamClientMessage and EventStreamServerMessage schemas.`;
 
 /** GET /api/v1/events: the event stream (ARCHITECTURE.md §6). */
 export function registerEventStream(
   app: ServerApp,
-  deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock' | 'logger'>,
+  deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock' | 'logger' | 'live'>,
   options: Partial<EventStreamOptions> = {},
 ): void {
   const settings = { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options };
@@ -46,7 +46,7 @@ export function registerEventStream(
       },
       // Bad filters are refused before the upgrade, as a 400 with the usual error body.
       preHandler: (request, _reply, hookDone) => {
-        expandEventTypes(splitPatterns(request.query.types));
+        selectEventTypes(splitPatterns(request.query.types));
         hookDone();
       },
       handler: () => {
@@ -60,7 +60,7 @@ export function registerEventStream(
           socket,
           deps,
           {
-            types: expandEventTypes(splitPatterns(request.query.types)),
+            ...selectEventTypes(splitPatterns(request.query.types)),
             since: request.query.since,
             project: request.query.project,
           },

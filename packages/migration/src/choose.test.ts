@@ -41,6 +41,13 @@ describe('choose', () => {
     });
   });
 
+  it('readies post-copy for the 60 MiB/s dirtier on 128 MiB/s, which once failed to converge', () => {
+    expect(choose(guest({ dirtyRateBytes: 60 * MiB }))).toMatchObject({
+      strategy: 'precopy',
+      postcopyReady: true,
+    });
+  });
+
   it('takes pre-copy for a busy guest that still converges, ready to switch on a stall', () => {
     const choice = choose(guest({ dirtyRateBytes: 90 * MiB }));
     expect(choice).toMatchObject({ strategy: 'precopy', postcopyReady: true, feasible: true });

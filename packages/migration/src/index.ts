@@ -13,7 +13,7 @@
  * 3. Record each phase (`MIGRATION_PHASES`, `assertPhaseTransition`); `canCancel(phase)` says whether
  *    a cancel is still honoured (never after the switch to post-copy).
  * 4. While the stream runs, feed each source reading to `observeMigration` (state from
- *    `startStallWatch`): continue, escalate to throttle or post-copy, or give up and roll back.
+ *    `startStallWatch`, policy from `stallPolicyFor`): continue, escalate to throttle or post-copy, or give up and roll back.
  *    `progressPercent` and `progressEvent` build what users see.
  * 5. At the end `migrationResult(finalStatus, plan, run)`.
  * After a server restart, `recoveryDecision(phase, sourceView(report), targetView(report))` says
@@ -68,6 +68,7 @@ export {
 export {
   DEFAULT_STALL_POLICY,
   observeMigration,
+  stallPolicyFor,
   startStallWatch,
   type StallPolicy,
   type StallState,

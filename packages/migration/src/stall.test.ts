@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_STALL_POLICY,
   observeMigration,
+  stallPolicyFor,
   startStallWatch,
   type StallState,
   type StallVerdict,
@@ -33,7 +34,11 @@ function feed(
 
 /** Pre-copy passes that each end with the same remainder: the guest outruns the link. */
 const stuck = (from: number, count: number) =>
-  Array.from({ length: count }, (_, i) => ({ iteration: from + i, remainingBytes: 200 * MiB }));
+  Array.from({ length: count }, (_, i) => ({
+    iteration: from + i,
+    remainingBytes: 200 * MiB,
+    transferredBytes: (1000 + 100 * i) * MiB,
+  }));
 
 describe('observeMigration', () => {
   it('continues while the remainder keeps shrinking', () => {
@@ -120,6 +125,19 @@ describe('observeMigration', () => {
     expect(actions.indexOf('escalate:postcopy')).toBe(60);
   });
 
+  it('gives up, never switching to post-copy, when the stream sent nothing in the window', () => {
+    const readings = Array.from({ length: 70 }, () => ({
+      iteration: 1,
+      remainingBytes: 700 * MiB,
+      transferredBytes: 300 * MiB,
+    }));
+    const { verdicts } = feed({ strategy: 'autoconverge', postcopyReady: true }, readings);
+    expect(verdicts.filter((v) => v.action !== 'continue')[0]).toMatchObject({
+      action: 'give-up',
+      reason: expect.stringMatching(/in 60 s, and no bytes were sent meanwhile/) as string,
+    });
+  });
+
   it('gives up at the deadline, but not once in post-copy', () => {
     const slow = { ...DEFAULT_STALL_POLICY, deadlineMs: 10_000 };
     const start = startStallWatch({ strategy: 'precopy', postcopyReady: true }, 0, slow);
@@ -164,5 +182,13 @@ describe('observeMigration', () => {
     expect(
       feed({ strategy: 'precopy', postcopyReady: false }, [{ status: 'cancelled' }]).actions,
     ).toEqual(['give-up']);
+  });
+});
+
+describe('stallPolicyFor', () => {
+  it('fits the deadline to the prediction, never under two minutes', () => {
+    expect(stallPolicyFor({ converges: true, totalTimeMs: 60_000 }).deadlineMs).toBe(240_000);
+    expect(stallPolicyFor({ converges: true, totalTimeMs: 700 }).deadlineMs).toBe(120_000);
+    expect(stallPolicyFor({ converges: false, totalTimeMs: null })).toBe(DEFAULT_STALL_POLICY);
   });
 });

@@ -1,6 +1,7 @@
 import type {
   AgentMigrationSettings,
   AgentMigrationStatus,
+  MigrationPrediction,
   QemuMigrationStatus,
 } from '@novacron/api';
 
@@ -32,13 +33,30 @@ export const DEFAULT_STALL_POLICY: StallPolicy = Object.freeze({
   maxThrottlePercent: 99,
 });
 
+/**
+ * The default policy with a deadline fitted to the plan: four times the predicted total, at least
+ * two minutes; the default deadline when the strategy is not predicted to finish.
+ */
+export function stallPolicyFor(
+  prediction: Pick<MigrationPrediction, 'converges' | 'totalTimeMs'>,
+  base: StallPolicy = DEFAULT_STALL_POLICY,
+): StallPolicy {
+  if (!prediction.converges || prediction.totalTimeMs === null) return base;
+  return { ...base, deadlineMs: Math.max(120_000, Math.ceil(prediction.totalTimeMs * 4)) };
+}
+
 export interface StallState {
   readonly policy: StallPolicy;
   readonly strategy: AgentMigrationSettings['strategy'];
   readonly postcopyReady: boolean;
   readonly startedAtMs: number;
   /** The lowest remainder since the last escalation, and when it was seen. */
-  readonly best: { remainingBytes: number; iteration: number; atMs: number } | null;
+  readonly best: {
+    remainingBytes: number;
+    transferredBytes: number | undefined;
+    iteration: number;
+    atMs: number;
+  } | null;
   readonly throttleIncrement: number;
   readonly throttleRaises: number;
   /** migrate-start-postcopy was asked for (never twice). */
@@ -57,6 +75,8 @@ export type StallVerdict =
   | { action: 'escalate'; to: 'throttle'; cpuThrottleIncrement: number; reason: string }
   /** Cancel the migration and roll back: stalled with nothing left to try, failed, or too late. */
   | { action: 'give-up'; reason: string };
+
+const MIB = 1024 * 1024;
 
 const POSTCOPY: readonly QemuMigrationStatus[] = [
   'postcopy-active',
@@ -89,7 +109,9 @@ export function startStallWatch(
  * remainder seen: within a pre-copy pass the remainder falls, at each dirty sync it jumps back up
  * by what the guest dirtied, so only a new low counts. After an escalation the window starts again
  * so the change gets a fair chance. Escalation order: raise the throttle (auto-converge: the source
- * keeps a complete guest), then post-copy (if ready), then give up. Once in post-copy there is no
+ * keeps a complete guest), then post-copy (if ready), then give up; a stream that sent nothing in
+ * the window gives up at once, since neither helps a dead link and post-copy would strand the
+ * guest. Once in post-copy there is no
  * way back: the verdict is always `continue` and the caller waits (or recovers a paused post-copy).
  */
 export function observeMigration(
@@ -133,7 +155,12 @@ export function observeMigration(
 
   const remaining = reading.remainingBytes;
   if (remaining === undefined || reading.status !== 'active') return keep({ action: 'continue' });
-  const here = { remainingBytes: remaining, iteration, atMs: nowMs };
+  const here = {
+    remainingBytes: remaining,
+    transferredBytes: reading.transferredBytes,
+    iteration,
+    atMs: nowMs,
+  };
   const best = state.best;
   if (best === null || remaining <= best.remainingBytes * (1 - policy.minProgressFraction)) {
     return keep({ action: 'continue' }, { ...state, best: here });
@@ -143,10 +170,19 @@ export function observeMigration(
   if (syncs < policy.windowIterations && waited < policy.windowMs) {
     return keep({ action: 'continue' });
   }
+  const shrink = `${(remaining / MIB).toFixed(0)} MiB remaining has not shrunk by ${policy.minProgressFraction * 100}%`;
   const why =
     syncs >= policy.windowIterations
-      ? `remaining ${remaining} bytes has not shrunk by ${policy.minProgressFraction * 100}% in ${syncs} dirty syncs`
-      : `remaining ${remaining} bytes has not shrunk by ${policy.minProgressFraction * 100}% in ${Math.round(waited / 1000)} s`;
+      ? `${shrink} in ${syncs} dirty syncs`
+      : `${shrink} in ${Math.round(waited / 1000)} s`;
+  if (
+    reading.transferredBytes !== undefined &&
+    best.transferredBytes !== undefined &&
+    reading.transferredBytes <= best.transferredBytes
+  ) {
+    // A dead link: post-copy would strand the guest on a target it cannot feed.
+    return keep({ action: 'give-up', reason: `${why}, and no bytes were sent meanwhile` });
+  }
 
   const throttle = reading.cpuThrottlePercent ?? 0;
   if (

@@ -12,6 +12,10 @@ declare -A needed=(
   [dpkg-deb]=dpkg
   [xz]=xz-utils
   [gzip]=gzip
+  # The VM network: bridge and tap devices, DHCP, optional NAT.
+  [ip]=iproute2
+  [dnsmasq]=dnsmasq-base
+  [iptables]=iptables
 )
 if [[ "${1:-}" == "--with-test-deps" ]]; then
   needed[ip]=iproute2

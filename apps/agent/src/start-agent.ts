@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import type { AgentHostInfo } from '@novacron/api';
 import type { Config } from '@novacron/config';
@@ -20,6 +21,7 @@ import type { AgentIdentity } from './identity.js';
 import { ImageCache } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
 import { MetricsSampler } from './metrics/sampler.js';
+import { startHostNetwork } from './network/host-network.js';
 import { agentPaths } from './paths.js';
 import { ServerLink } from './server-link.js';
 import { VmManager } from './vm-manager.js';
@@ -30,7 +32,9 @@ export interface StartAgentOptions {
   config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir'> &
     Partial<
       Pick<Config, 'heartbeatIntervalMs' | 'metricsIntervalMs' | 'agentCpus' | 'agentMemoryMiB'>
-    >;
+    > &
+    /** The VM network (bridge, DHCP, NAT); without `vmNetwork` there is none (VMs get no NIC). */
+    Partial<Pick<Config, 'vmNetwork' | 'bridge' | 'vmSubnet' | 'vmNat'>>;
   logger: AgentLogger;
   /** This host's name and certificate (joined, or issued in-process by `novacron up`). */
   identity: AgentIdentity;
@@ -88,10 +92,23 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         ensureTinyImage({ cacheDir: paths.packageCacheDir, outDir: paths.probeImageDir, logger })),
   });
   logger.info({ ...verdict }, 'accelerator selected');
-  const info = measureHostInfo(identity.name, verdict, (await qemuVersion()).version, {
-    cpus: config.agentCpus,
-    memoryMiB: config.agentMemoryMiB,
-  });
+  const { network, info: networkInfo } = await startHostNetwork(
+    {
+      vmNetwork: config.vmNetwork ?? 'off',
+      bridge: config.bridge ?? 'novacronbr0',
+      vmSubnet: config.vmSubnet ?? '10.78.0.0/24',
+      vmNat: config.vmNat ?? 'off',
+    },
+    join(paths.agentDir, 'network'),
+    logger,
+  );
+  const info = {
+    ...measureHostInfo(identity.name, verdict, (await qemuVersion()).version, {
+      cpus: config.agentCpus,
+      memoryMiB: config.agentMemoryMiB,
+    }),
+    network: networkInfo,
+  };
 
   const link =
     options.serverUrl === undefined ? undefined : new ServerLink(options.serverUrl, identity.tls);
@@ -105,6 +122,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     accelerator: verdict.accelerator,
     logger,
     ...(options.cpuModel === undefined ? {} : { cpuModel: options.cpuModel }),
+    ...(network && { network }),
   });
   await vms.reattach();
 
@@ -115,6 +133,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     dataDir: config.dataDir,
     registry: metrics,
     logger,
+    ...(network && { nicCounters: (id: string) => network.nicCounters(id) }),
   });
   // Serial output kept per VM is bounded, including what QEMU wrote while the agent was down.
   const stateDir = new VmStateDir(paths);

@@ -25,6 +25,7 @@ import { QmpError } from '@novacron/qmp';
 import { readConsoleLogTail } from './console-log.js';
 import type { ImageSource } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
+import type { VmNetwork } from './network/host-network.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
 
 export interface VmManagerOptions {
@@ -36,6 +37,8 @@ export interface VmManagerOptions {
   cpuModel?: string;
   qemuBinary?: string;
   logger: AgentLogger;
+  /** The host's VM network; without it VMs get no NIC. */
+  network?: VmNetwork;
 }
 
 interface VmEntry {
@@ -217,6 +220,7 @@ export class VmManager {
         connectTimeoutMs: 1_000,
       });
       if (stray) await stray.quit();
+      await this.options.network?.releaseNic(id);
       await this.options.stateDir.remove(id);
     });
   }
@@ -275,8 +279,10 @@ export class VmManager {
     entry.transition = 'starting';
     try {
       const boot = await this.bootFiles(entry.spec);
+      const nic = await this.options.network?.prepareNic(entry.spec);
       const args = buildQemuArgs(entry.spec, { ...files, ...boot }, this.options.accelerator, {
         ...(this.options.cpuModel === undefined ? {} : { cpuModel: this.options.cpuModel }),
+        ...(nic && { nic }),
       });
       const qemu = await QemuInstance.launch({
         vmId: id,
@@ -289,6 +295,7 @@ export class VmManager {
       await stateDir.clearExit(id);
       this.adopt(id, entry, qemu);
     } catch (error) {
+      await this.options.network?.releaseNic(id);
       const reason = describe(error);
       entry.lastExit = { state: 'error', reason, at: new Date().toISOString() };
       await stateDir.writeExit(id, entry.lastExit);
@@ -337,6 +344,8 @@ export class VmManager {
     entry.exitRecorded = qemu.exited.then(async (exit: QemuExit) => {
       if (entry.qemu !== qemu || this.closed) return;
       entry.qemu = null;
+      // Called before any await, so a start queued after this exit re-creates the tap after it.
+      const released = this.options.network?.releaseNic(id);
       entry.lastExit = {
         state: exit.abnormal ? 'error' : 'stopped',
         reason: exit.abnormal ? (exit.reason ?? 'QEMU exited unexpectedly') : null,
@@ -347,6 +356,7 @@ export class VmManager {
           this.options.logger.warn({ vmId: id, error: describe(error) }, 'cannot record VM exit');
         });
       }
+      await released;
     });
   }
 

@@ -44,7 +44,9 @@ describe('metrics of a real VM', () => {
     expect(elapsedMs).toBeLessThan(20_000);
     expect(sample.memoryBytes).toBe(128 * 2 ** 20);
     expect(sample.disk).toBeDefined();
-    expect(sample.nicAbsentReason).toBe('the VM has no NIC');
+    // NIC counters when the host has a VM network (it needs root), else the reason why not.
+    if (sample.nic === undefined) expect(sample.nicAbsentReason).toMatch(/no NIC/);
+    else expect(sample.nicAbsentReason).toBeUndefined();
 
     const host = await client.hosts.list();
     const hostSeries = await client.hosts.metrics(host.items[0]!.name);

@@ -55,6 +55,18 @@ export const AgentVmStateChange = Type.Object(
 );
 export type AgentVmStateChange = Static<typeof AgentVmStateChange>;
 
+/** The host's VM network: a bridge with DHCP, or why there is none (VMs then have no NIC). */
+export const AgentHostNetwork = Type.Object({
+  enabled: Type.Boolean(),
+  bridge: Type.String(),
+  /** The bridge's own address with its prefix length, e.g. 10.78.0.1/24. */
+  address: Type.Optional(Type.String()),
+  nat: Type.Boolean(),
+  /** Why VMs get no NIC (the network is off, or the host lacks what it needs). */
+  reason: Type.Optional(Type.String()),
+});
+export type AgentHostNetwork = Static<typeof AgentHostNetwork>;
+
 export const AgentHostInfo = Type.Object({
   name: Type.String(),
   cpus: Type.Integer(),
@@ -62,5 +74,6 @@ export const AgentHostInfo = Type.Object({
   accelerator: Accelerator,
   acceleratorReason: Type.String(),
   qemuVersion: Type.String(),
+  network: Type.Optional(AgentHostNetwork),
 });
 export type AgentHostInfo = Static<typeof AgentHostInfo>;

@@ -87,7 +87,13 @@ export {
   MetricsSampleEvent,
   MigrationProgressEvent,
 } from './event.js';
-export { AgentHostInfo, AgentVmSpec, AgentVmStateChange, AgentVmStatus } from './agent.js';
+export {
+  AgentHostInfo,
+  AgentHostNetwork,
+  AgentVmSpec,
+  AgentVmStateChange,
+  AgentVmStatus,
+} from './agent.js';
 export {
   HeartbeatMetrics,
   HostMetricsSample,
@@ -95,6 +101,7 @@ export {
   MetricsQuery,
   VmDiskCounters,
   VmMetricsSample,
+  VmNicCounters,
   VmMetricsSeries,
 } from './metrics.js';
 export {

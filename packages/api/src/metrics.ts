@@ -14,6 +14,18 @@ export const VmDiskCounters = Type.Object({
 export type VmDiskCounters = Static<typeof VmDiskCounters>;
 
 /**
+ * Counters of a VM's NIC as the guest sees them (received = sent to the guest), read from its
+ * tap device on the host; they count from the tap's creation, which is each QEMU start.
+ */
+export const VmNicCounters = Type.Object({
+  rxBytes: Type.Integer({ minimum: 0 }),
+  txBytes: Type.Integer({ minimum: 0 }),
+  rxPackets: Type.Integer({ minimum: 0 }),
+  txPackets: Type.Integer({ minimum: 0 }),
+});
+export type VmNicCounters = Static<typeof VmNicCounters>;
+
+/**
  * One measurement of a running VM. A value that could not be read is absent, never zero: a
  * CPU % needs two samples of the same QEMU process, so the first sample has none.
  */
@@ -29,7 +41,8 @@ export const VmMetricsSample = Type.Object({
   /** The guest's configured memory. */
   memoryBytes: Type.Integer({ minimum: 0 }),
   disk: Type.Optional(VmDiskCounters),
-  /** Why there are no NIC counters (today VMs have no NIC). */
+  nic: Type.Optional(VmNicCounters),
+  /** Why there are no NIC counters (the VM has no NIC: its host has no VM network). */
   nicAbsentReason: Type.Optional(Type.String()),
 });
 export type VmMetricsSample = Static<typeof VmMetricsSample>;

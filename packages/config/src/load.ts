@@ -41,6 +41,10 @@ function defaults(env: Env): Config {
         .replace(/[^a-z0-9-]/g, '-')
         .slice(0, 63) || 'local',
     accel: 'auto',
+    vmNetwork: 'auto',
+    bridge: 'novacronbr0',
+    vmSubnet: '10.78.0.0/24',
+    vmNat: 'off',
     serverUrl: `http://127.0.0.1:${apiPort}`,
     logLevel: 'info',
   };

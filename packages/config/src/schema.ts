@@ -33,6 +33,17 @@ export const ConfigSchema = Type.Object({
   /** Name this machine's agent registers as. */
   agentName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')]),
+  /**
+   * The agent's VM network: a bridge with DHCP. `auto` sets it up when the host can (root, `ip`,
+   * dnsmasq) and otherwise runs VMs without a NIC; `on` refuses to start without it; `off` never.
+   */
+  vmNetwork: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')]),
+  /** The VM bridge of each host (one per network namespace); an interface name, 15 characters at most. */
+  bridge: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]{0,14}$' }),
+  /** The VM subnet of each host's bridge: the bridge takes the first address, DHCP the rest. */
+  vmSubnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}/\\d{1,2}$' }),
+  /** Masquerade VM traffic to the outside through the host's routes. */
+  vmNat: Type.Union([Type.Literal('on'), Type.Literal('off')]),
   adminPassword: Type.Optional(Type.String({ minLength: 8 })),
   serverUrl: Type.String({ pattern: '^https?://' }),
   token: Type.Optional(Type.String()),
@@ -63,6 +74,10 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   clusterPrefix: 'NOVACRON_CLUSTER_PREFIX',
   agentName: 'NOVACRON_AGENT_NAME',
   accel: 'NOVACRON_ACCEL',
+  vmNetwork: 'NOVACRON_VM_NETWORK',
+  bridge: 'NOVACRON_BRIDGE',
+  vmSubnet: 'NOVACRON_VM_SUBNET',
+  vmNat: 'NOVACRON_VM_NAT',
   adminPassword: 'NOVACRON_ADMIN_PASSWORD',
   serverUrl: 'NOVACRON_SERVER_URL',
   token: 'NOVACRON_TOKEN',

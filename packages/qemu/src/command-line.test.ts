@@ -93,6 +93,27 @@ describe('buildQemuArgs', () => {
     );
   });
 
+  it('adds a virtio-net NIC on the given tap device only when asked, without vhost or scripts', () => {
+    expect(values(buildQemuArgs(spec, paths, 'tcg'), '-netdev')).toEqual([]);
+    const nic = { tap: 'nct0123456789ab', mac: '52:54:00:12:ab:ef' };
+    const args = buildQemuArgs(spec, paths, 'tcg', { nic });
+    expect(values(args, '-netdev')).toEqual([
+      'tap,id=net0,ifname=nct0123456789ab,script=no,downscript=no',
+    ]);
+    expect(values(args, '-device')).toContain(
+      'virtio-net-pci,id=net0-dev,netdev=net0,mac=52:54:00:12:ab:ef,bus=pcie.0,addr=0x4',
+    );
+    for (const bad of [
+      { tap: 'tap0,script=/x', mac: nic.mac },
+      { tap: 'a-name-longer-than-15', mac: nic.mac },
+      { tap: nic.tap, mac: '52:54:00:12:ab:ef,vhost=on' },
+    ]) {
+      expect(() => buildQemuArgs(spec, paths, 'tcg', { nic: bad })).toThrow(
+        expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+      );
+    }
+  });
+
   it('escapes commas in paths inside QEMU option strings', () => {
     const args = buildQemuArgs(spec, { ...paths, ...vmFiles('/data,x=1/vm01') }, 'tcg');
     expect(values(args, '-blockdev')[0]).toBe(

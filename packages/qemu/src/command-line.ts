@@ -19,6 +19,16 @@ export interface BuildQemuArgsOptions {
   cpuModel?: string;
   /** Empty PCIe root ports created for later hotplug (default 4). */
   hotplugPorts?: number;
+  /** One virtio-net NIC on a tap device the agent created and attached to its bridge. */
+  nic?: QemuNic;
+}
+
+/** A NIC backed by an existing tap device (QEMU runs no scripts: `-sandbox spawn=deny`). */
+export interface QemuNic {
+  /** The tap interface name (at most 15 characters). */
+  tap: string;
+  /** The guest's MAC address, `xx:xx:xx:xx:xx:xx` in lower case. */
+  mac: string;
 }
 
 /**
@@ -34,12 +44,15 @@ const MACHINE_TYPE = /^pc-q35-\d+\.\d+$/;
 const VM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const CPU_MODEL = /^[A-Za-z0-9_.+=-]+(,[A-Za-z0-9_.+=-]+)*$/;
 const KERNEL_ARGS = new RegExp(KERNEL_ARGS_PATTERN);
+const TAP_NAME = /^[A-Za-z0-9_-]{1,15}$/;
+const MAC_ADDRESS = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /**
  * The QEMU argument array of one VM (never a shell string): a versioned q35 machine, headless
  * with the serial port on a unix socket that QEMU also logs to `console.log`, QMP on two unix
  * sockets, VNC on a unix socket, the disk as `-blockdev` file + qcow2 nodes behind a
- * virtio-blk-pci device, direct kernel boot for `kernel` images, a few empty PCIe root ports.
+ * virtio-blk-pci device, an optional virtio-net NIC on a tap device, direct kernel boot for
+ * `kernel` images, a few empty PCIe root ports.
  * Pure: it validates what it embeds and throws VALIDATION_FAILED rather than pass it to QEMU.
  */
 export function buildQemuArgs(
@@ -56,6 +69,10 @@ export function buildQemuArgs(
   check(isIntegerIn(spec.cpus, 1, MAX_VM_CPUS), 'cpus', spec.cpus);
   check(isIntegerIn(spec.memoryMiB, 16, MAX_VM_MEMORY_MIB), 'memoryMiB', spec.memoryMiB);
   check(isIntegerIn(hotplugPorts, 0, 16), 'hotplugPorts', hotplugPorts);
+  if (options.nic) {
+    check(TAP_NAME.test(options.nic.tap), 'nic.tap', options.nic.tap);
+    check(MAC_ADDRESS.test(options.nic.mac), 'nic.mac', options.nic.mac);
+  }
 
   const args = [
     '-name',
@@ -109,6 +126,16 @@ export function buildQemuArgs(
     '-device',
     `virtio-blk-pci,id=disk0-dev,drive=disk0,bus=pcie.0,addr=0x3${spec.image.kind === 'disk' ? ',bootindex=1' : ''}`,
   );
+
+  if (options.nic) {
+    // No vhost: there is no /dev/vhost-net on the hosts this runs on.
+    args.push(
+      '-netdev',
+      `tap,id=net0,ifname=${options.nic.tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,id=net0-dev,netdev=net0,mac=${options.nic.mac},bus=pcie.0,addr=0x4`,
+    );
+  }
 
   if (spec.image.kind === 'kernel') {
     if (!paths.kernel || !paths.initrd) {

@@ -18,6 +18,7 @@ export {
   kernelCommandLine,
   opt as escapeQemuOptionValue,
   type BuildQemuArgsOptions,
+  type QemuNic,
   type QemuPaths,
 } from './command-line.js';
 export { readFileTail } from './file-tail.js';
@@ -59,6 +60,7 @@ export {
   type TinyImage,
 } from './tiny-image/ensure.js';
 export {
+  GUEST_IP_PREFIX,
   GUEST_READY_MARKER,
   HEARTBEAT_PREFIX,
   TINY_DEFAULT_KERNEL_ARGS,

@@ -10,6 +10,10 @@ export const METRIC_NAMES = {
   vmDiskWrittenBytes: 'novacron_vm_disk_written_bytes_total',
   vmDiskReadOps: 'novacron_vm_disk_read_ops_total',
   vmDiskWriteOps: 'novacron_vm_disk_write_ops_total',
+  vmNicRxBytes: 'novacron_vm_nic_rx_bytes_total',
+  vmNicTxBytes: 'novacron_vm_nic_tx_bytes_total',
+  vmNicRxPackets: 'novacron_vm_nic_rx_packets_total',
+  vmNicTxPackets: 'novacron_vm_nic_tx_packets_total',
   hostCpuPercent: 'novacron_host_cpu_percent',
   hostMemoryUsedBytes: 'novacron_host_memory_used_bytes',
   hostMemoryTotalBytes: 'novacron_host_memory_total_bytes',
@@ -26,6 +30,7 @@ export interface VmMetricsInput {
   rssBytes?: number;
   memoryBytes: number;
   disk?: { readBytes: number; writtenBytes: number; readOps: number; writeOps: number };
+  nic?: { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number };
 }
 
 /** What the registry takes of a host sample (the shape of the api's HostMetricsSample). */
@@ -40,7 +45,16 @@ export interface HostMetricsInput {
   diskFreeBytes?: number;
 }
 
-type VmCounterKey = 'cpuSeconds' | 'readBytes' | 'writtenBytes' | 'readOps' | 'writeOps';
+type VmCounterKey =
+  | 'cpuSeconds'
+  | 'readBytes'
+  | 'writtenBytes'
+  | 'readOps'
+  | 'writeOps'
+  | 'rxBytes'
+  | 'txBytes'
+  | 'rxPackets'
+  | 'txPackets';
 
 /**
  * One agent's Prometheus registry (never the global one: tests run several agents in a
@@ -75,6 +89,10 @@ export class AgentMetricsRegistry {
       writtenBytes: counter(n.vmDiskWrittenBytes, 'Bytes written by the guest to its disks'),
       readOps: counter(n.vmDiskReadOps, 'Read operations of the guest on its disks'),
       writeOps: counter(n.vmDiskWriteOps, 'Write operations of the guest on its disks'),
+      rxBytes: counter(n.vmNicRxBytes, 'Bytes the guest received on its NIC'),
+      txBytes: counter(n.vmNicTxBytes, 'Bytes the guest sent on its NIC'),
+      rxPackets: counter(n.vmNicRxPackets, 'Packets the guest received on its NIC'),
+      txPackets: counter(n.vmNicTxPackets, 'Packets the guest sent on its NIC'),
     };
     this.vmGauges = {
       cpuPercent: vmGauge(
@@ -112,6 +130,12 @@ export class AgentMetricsRegistry {
         writtenBytes: sample.disk.writtenBytes,
         readOps: sample.disk.readOps,
         writeOps: sample.disk.writeOps,
+      }),
+      ...(sample.nic && {
+        rxBytes: sample.nic.rxBytes,
+        txBytes: sample.nic.txBytes,
+        rxPackets: sample.nic.rxPackets,
+        txPackets: sample.nic.txPackets,
       }),
     };
     for (const key of Object.keys(this.counters) as VmCounterKey[]) {

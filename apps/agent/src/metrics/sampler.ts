@@ -1,6 +1,11 @@
 import { readFile, statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import type { HostMetricsSample, VmDiskCounters, VmMetricsSample } from '@novacron/api';
+import type {
+  HostMetricsSample,
+  VmDiskCounters,
+  VmMetricsSample,
+  VmNicCounters,
+} from '@novacron/api';
 import type { QemuInstance } from '@novacron/qemu';
 import type { AgentMetricsRegistry } from '@novacron/telemetry';
 import type { AgentLogger } from '../logger.js';
@@ -16,6 +21,7 @@ import {
 const MiB = 1024 * 1024;
 const QMP_TIMEOUT_MS = 2_000;
 export const NO_NIC_REASON = 'the VM has no NIC';
+export const NO_NETWORK_REASON = 'the VM has no NIC: this host has no VM network';
 
 /** The running VMs the sampler measures (VmManager.running()). */
 export type RunningVms = () => { id: string; memoryMiB: number; qemu: QemuInstance }[];
@@ -50,6 +56,8 @@ export class MetricsSampler {
       logger: AgentLogger;
       /** Where /proc is; tests point it at fixtures. */
       procDir?: string;
+      /** NIC counters of a VM (from its tap device); absent when the host has no VM network. */
+      nicCounters?: (vmId: string) => Promise<VmNicCounters | undefined>;
     },
   ) {}
 
@@ -139,10 +147,11 @@ export class MetricsSampler {
   ): Promise<VmMetricsSample> {
     const proc = this.options.procDir ?? '/proc';
     const atMs = Date.now();
-    const [stat, status, disk] = await Promise.all([
+    const [stat, status, disk, nic] = await Promise.all([
       readText(`${proc}/${qemu.pid}/stat`),
       readText(`${proc}/${qemu.pid}/status`),
       this.blockStats(id, qemu),
+      this.options.nicCounters?.(id),
     ]);
     const cpuSeconds = stat === undefined ? undefined : parseProcessCpuSeconds(stat);
     const rssBytes = status === undefined ? undefined : parseProcessRssBytes(status);
@@ -165,8 +174,9 @@ export class MetricsSampler {
       ...(rssBytes !== undefined && { rssBytes }),
       memoryBytes: memoryMiB * MiB,
       ...(disk && { disk }),
-      // No per-NIC counters yet: VMs have no NIC today.
-      nicAbsentReason: NO_NIC_REASON,
+      ...(nic
+        ? { nic }
+        : { nicAbsentReason: this.options.nicCounters ? NO_NIC_REASON : NO_NETWORK_REASON }),
     };
   }
 

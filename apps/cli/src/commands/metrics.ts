@@ -61,7 +61,16 @@ function vmFields(series: VmMetricsSeries): Fields {
       'disk written',
       latest.disk ? `${formatBytes(latest.disk.writtenBytes)} in ${latest.disk.writeOps} ops` : '-',
     ],
-    ['nic', latest.nicAbsentReason ?? '-'],
+    [
+      'nic received',
+      latest.nic
+        ? `${formatBytes(latest.nic.rxBytes)} in ${latest.nic.rxPackets} packets`
+        : (latest.nicAbsentReason ?? '-'),
+    ],
+    [
+      'nic sent',
+      latest.nic ? `${formatBytes(latest.nic.txBytes)} in ${latest.nic.txPackets} packets` : '-',
+    ],
   ];
 }
 

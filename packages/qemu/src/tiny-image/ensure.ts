@@ -19,6 +19,8 @@ import {
   TINY_DEFAULT_KERNEL_ARGS,
   TINY_GUEST_MODULES,
   TINY_INIT_SCRIPT,
+  TINY_UDHCPC_SCRIPT,
+  UDHCPC_SCRIPT_PATH,
 } from './init-script.js';
 import {
   moduleLoadOrder,
@@ -121,6 +123,7 @@ export function recipeHash(): string {
       JSON.stringify({
         recipe: RECIPE_VERSION,
         init: TINY_INIT_SCRIPT,
+        udhcpc: TINY_UDHCPC_SCRIPT,
         args: TINY_DEFAULT_KERNEL_ARGS,
         modules: TINY_GUEST_MODULES,
       }),
@@ -207,6 +210,7 @@ async function build(
       archive.addFile(`lib/modules/${module.name}.ko`, await readModule(module, busybox), 0o644);
     }
     archive.addFile(MODULE_LIST_PATH, `${modules.map((module) => module.name).join('\n')}\n`);
+    archive.addFile(UDHCPC_SCRIPT_PATH, TINY_UDHCPC_SCRIPT, 0o755);
     archive.addFile('init', TINY_INIT_SCRIPT, 0o755);
 
     const kernel = await readFile(kernelPath);

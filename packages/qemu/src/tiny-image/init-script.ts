@@ -1,6 +1,9 @@
 /** Printed on the serial console once the guest is up and answers ACPI power-off. */
 export const GUEST_READY_MARKER = 'NOVACRON-GUEST-READY';
 
+/** Printed once DHCP gave eth0 an address: `NOVACRON-GUEST-IP <address>`. */
+export const GUEST_IP_PREFIX = 'NOVACRON-GUEST-IP';
+
 /** Printed every second: `HEARTBEAT <n> <uptime-seconds>`. */
 export const HEARTBEAT_PREFIX = 'HEARTBEAT';
 
@@ -26,11 +29,46 @@ export const TINY_GUEST_MODULES = [
 /** Where the builder lists the modules to load, one name per line, in load order. */
 export const MODULE_LIST_PATH = 'etc/novacron-modules';
 
+/** Where the builder puts the script busybox udhcpc runs to apply a lease. */
+export const UDHCPC_SCRIPT_PATH = 'etc/udhcpc.script';
+
+/**
+ * The udhcpc lease script: busybox ships the applet but not the script that configures the
+ * interface. udhcpc runs it with the lease in variables; it writes to /dev/console because
+ * udhcpc's own output goes to /dev/null.
+ */
+export const TINY_UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig)
+    ifconfig "$interface" 0.0.0.0 up
+    ;;
+  bound|renew)
+    before=$(ip -4 -o addr show dev "$interface" 2>/dev/null)
+    ifconfig "$interface" "$ip" netmask "\${subnet:-255.255.255.0}" up
+    for gateway in $router; do
+      route add default gw "$gateway" dev "$interface" 2>/dev/null
+      break
+    done
+    if [ -n "$dns" ]; then
+      for server in $dns; do echo "nameserver $server"; done > /etc/resolv.conf
+    fi
+    case "$before" in
+      *" $ip/"*) ;;
+      *) echo "${GUEST_IP_PREFIX} $ip" > /dev/console ;;
+    esac
+    ;;
+esac
+exit 0
+`;
+
 /**
  * /init of the tiny guest (busybox ash, PID 1). Kernel arguments select the workload:
  * `workload=idle` (default) or `workload=dirty dirty_mib_s=N wss_mib=M`, which overwrites an M MiB
  * working set at N MiB/s with random data, in ticks of 100 ms, while the heartbeat goes on, and
  * reports `DIRTY <MiB written> <uptime-seconds>` every 2 s.
+ * With a NIC, eth0 gets its address from DHCP in the background (READY does not wait for it) and
+ * `NOVACRON-GUEST-IP <address>` is printed once it has one. The serial console also runs an
+ * interactive shell, so a user (or a test) can type commands such as `ping`.
  * Random data comes from a 16 MiB pool filled once from /dev/urandom: under TCG urandom gives only
  * about 20 MiB/s, copying runs at over 100 MiB/s, and copies start at shifting pool offsets so
  * successive passes over the working set write different data.
@@ -121,6 +159,14 @@ if [ "$workload" = dirty ]; then
   echo "NOVACRON-GUEST-DIRTY rate_mib_s=$dirty_mib_s wss_mib=$wss_mib"
   dirty "$dirty_mib_s" "$wss_mib" &
 fi
+
+ip link set lo up 2>/dev/null
+if [ -e /sys/class/net/eth0 ]; then
+  ( udhcpc -f -i eth0 -s /${UDHCPC_SCRIPT_PATH} -T 1 -A 2 >/dev/null 2>&1 & )
+fi
+
+# An interactive shell on the serial console; started again when it exits.
+( while :; do setsid cttyhack sh; sleep 1; done ) </dev/console >/dev/console 2>&1 &
 
 n=0
 while :; do

@@ -55,6 +55,21 @@ export const AgentVmStateChange = Type.Object(
 );
 export type AgentVmStateChange = Static<typeof AgentVmStateChange>;
 
+/** `DELETE /v1/vms/{id}?keepDisks=true`: the disk is moved aside instead of removed. */
+export const AgentVmDeleteQuery = Type.Object({ keepDisks: Type.Optional(Type.Boolean()) });
+export type AgentVmDeleteQuery = Static<typeof AgentVmDeleteQuery>;
+
+/** A disk a delete kept; `backingFile` is the base image it still reads from, if any. */
+export const KeptDisk = Type.Object({
+  path: Type.String(),
+  backingFile: Type.Union([Type.String(), Type.Null()]),
+});
+export type KeptDisk = Static<typeof KeptDisk>;
+
+/** The answer to a delete with keepDisks. */
+export const AgentVmDeleted = Type.Object({ keptDisks: Type.Array(KeptDisk) });
+export type AgentVmDeleted = Static<typeof AgentVmDeleted>;
+
 /** The host's VM network: a bridge with DHCP, or why there is none (VMs then have no NIC). */
 export const AgentHostNetwork = Type.Object({
   enabled: Type.Boolean(),

@@ -90,9 +90,12 @@ export {
 export {
   AgentHostInfo,
   AgentHostNetwork,
+  AgentVmDeleted,
+  AgentVmDeleteQuery,
   AgentVmSpec,
   AgentVmStateChange,
   AgentVmStatus,
+  KeptDisk,
 } from './agent.js';
 export {
   HeartbeatMetrics,

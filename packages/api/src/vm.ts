@@ -113,6 +113,11 @@ export type VmAction = Static<typeof VmAction>;
 
 export const VmDeleteQuery = Type.Object({
   force: Type.Optional(Type.Boolean()),
+  /**
+   * Keep the VM's disk: the host moves it to `kept-disks/<vm name>-<vm id>/` in its pool and the
+   * operation's result gives the path (`keptDisks`).
+   */
+  keepDisks: Type.Optional(Type.Boolean()),
 });
 export type VmDeleteQuery = Static<typeof VmDeleteQuery>;
 

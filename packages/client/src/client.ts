@@ -235,10 +235,17 @@ export class VmsResource {
     });
   }
 
-  delete(idOrName: string, options: { force?: boolean } = {}): Promise<Operation> {
+  /** With keepDisks the operation's result lists the kept disks (`keptDisks`, a host path each). */
+  delete(
+    idOrName: string,
+    options: { force?: boolean; keepDisks?: boolean } = {},
+  ): Promise<Operation> {
     return this.http.json('DELETE', '/api/v1/vms/:vm', {
       params: { vm: idOrName },
-      query: { force: options.force ? true : undefined },
+      query: {
+        force: options.force ? true : undefined,
+        keepDisks: options.keepDisks ? true : undefined,
+      },
     });
   }
 

@@ -17,6 +17,7 @@ import { CliError } from '../errors.js';
 import { collect, labelSelectors, parseLabelChanges } from '../labels.js';
 import { integerArg, withOutput } from '../options.js';
 import {
+  cell,
   OUTPUT_FORMATS,
   operationFields,
   operationLine,
@@ -160,6 +161,17 @@ const FORCE_HELP: Record<VmActionName, string> = {
  * Prints what an action started: the operation (id and status) without --wait; with --wait the
  * outcome, failing with the operation's own error code when it failed.
  */
+/** Where a delete with --keep-disks left each disk, from its operation's result. */
+function keptDiskLines(operation: Operation): string[] {
+  const result = operation.result as { host?: unknown; keptDisks?: unknown } | null;
+  if (!Array.isArray(result?.keptDisks)) return [];
+  const host = typeof result.host === 'string' ? ` on host ${result.host}` : '';
+  return (result.keptDisks as { path?: unknown; backingFile?: unknown }[]).map((disk) => {
+    const base = typeof disk.backingFile === 'string' ? ` (an overlay on ${disk.backingFile})` : '';
+    return `disk kept at ${cell(String(disk.path))}${host}${base}`;
+  });
+}
+
 async function finishAction(
   ctx: CliContext,
   command: Command,
@@ -180,6 +192,7 @@ async function finishAction(
   const name = operation.target.name;
   if (verb === 'delete') {
     ctx.print(`vm ${name} deleted`);
+    for (const line of keptDiskLines(operation)) ctx.print(line);
     return;
   }
   const vm = await client.vms.get(operation.target.id);
@@ -305,13 +318,26 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         .command('delete')
         .description('delete a VM and its disks')
         .argument('<name>', 'VM name or id')
-        .option('--force', 'delete even when it is running (powers it off)'),
+        .option('--force', 'delete even when it is running (powers it off)')
+        .option(
+          '--keep-disks',
+          'keep the disk: the host moves it to kept-disks/<name>-<id>/ in its pool (--wait prints where)',
+        ),
     ),
-  ).action(async (name: string, options: WaitOptions & { force?: boolean }, command: Command) => {
-    const client = await ctx.client();
-    const operation = await client.vms.delete(name, { force: options.force === true });
-    await finishAction(ctx, command, client, operation, options, 'delete');
-  });
+  ).action(
+    async (
+      name: string,
+      options: WaitOptions & { force?: boolean; keepDisks?: boolean },
+      command: Command,
+    ) => {
+      const client = await ctx.client();
+      const operation = await client.vms.delete(name, {
+        force: options.force === true,
+        keepDisks: options.keepDisks === true,
+      });
+      await finishAction(ctx, command, client, operation, options, 'delete');
+    },
+  );
 
   vm.command('console')
     .description(

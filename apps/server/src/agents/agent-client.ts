@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   ERROR_CODES,
   type AgentHostInfo,
+  type AgentVmDeleted,
   type AgentVmSpec,
   type AgentVmStateChange,
   type AgentVmStatus,
@@ -25,7 +26,8 @@ export interface AgentPort {
   listVms(): Promise<AgentVmStatus[]>;
   ensureVm(spec: AgentVmSpec): Promise<AgentVmStatus>;
   changeState(id: string, change: AgentVmStateChange): Promise<AgentVmStatus>;
-  deleteVm(id: string): Promise<void>;
+  /** With keepDisks the host moves the disk aside and answers where (older agents: nothing). */
+  deleteVm(id: string, options?: { keepDisks?: boolean }): Promise<AgentVmDeleted | void>;
   consoleOutput(id: string, tailBytes?: number): Promise<string>;
   /** A WebSocket of raw bytes to the VM's serial port or VNC display (docs/adr/0012-console.md). */
   openConsole?(id: string, kind: ConsoleKind): Promise<WebSocket>;
@@ -71,8 +73,17 @@ export class HttpsAgentClient implements AgentPort {
     return this.call<AgentVmStatus>('POST', `/v1/vms/${id}/state`, change, waitMs);
   }
 
-  async deleteVm(id: string): Promise<void> {
-    await this.call<undefined>('DELETE', `/v1/vms/${id}`, undefined, 60_000);
+  async deleteVm(
+    id: string,
+    options: { keepDisks?: boolean } = {},
+  ): Promise<AgentVmDeleted | void> {
+    const query = options.keepDisks ? '?keepDisks=true' : '';
+    return this.call<AgentVmDeleted | undefined>(
+      'DELETE',
+      `/v1/vms/${id}${query}`,
+      undefined,
+      60_000,
+    );
   }
 
   consoleOutput(id: string, tailBytes?: number): Promise<string> {

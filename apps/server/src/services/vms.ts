@@ -200,7 +200,7 @@ export class VmService {
 
   async delete(
     idOrName: string,
-    options: { force?: boolean },
+    options: { force?: boolean; keepDisks?: boolean },
     project?: string,
   ): Promise<Operation> {
     const vm = await this.get(idOrName, project);
@@ -218,8 +218,9 @@ export class VmService {
     }
     const { agent } = await this.agentFor(vm);
     await this.store.vms.update(vm.id, { state: 'deleting' }, vm.version);
+    const keepDisks = options.keepDisks === true;
     return this.operations.start('vm.delete', target(vm), (context) =>
-      this.deleteWork(vm, agent, context),
+      this.deleteWork(vm, agent, context, keepDisks),
     );
   }
 
@@ -257,7 +258,7 @@ export class VmService {
             : { rollback: () => Promise.resolve('the VM no longer exists') };
         }
         return decision === 'resume'
-          ? this.resumeOf(kind, vm)
+          ? this.resumeOf(kind, vm, operation.metadata?.keepDisks === true)
           : this.rollbackOf(kind, vm, operation.phase);
       };
     return {
@@ -271,13 +272,13 @@ export class VmService {
     };
   }
 
-  private resumeOf(kind: VmOperationKind, vm: Vm): Recovery {
+  private resumeOf(kind: VmOperationKind, vm: Vm, keepDisks: boolean): Recovery {
     const action = kind.slice('vm.'.length) as VmAction['action'];
     return {
       resume: async (context) => {
         const agent = await this.reachableAgent(vm, context.signal);
         if (kind === 'vm.create') return this.createWork(vm.id, context);
-        if (kind === 'vm.delete') return this.deleteWork(vm, agent, context);
+        if (kind === 'vm.delete') return this.deleteWork(vm, agent, context, keepDisks);
         return this.actionWork(vm, { action }, agent, context);
       },
     };
@@ -414,16 +415,28 @@ export class VmService {
     vm: Vm,
     agent: AgentPort,
     context: OperationContext,
+    keepDisks: boolean,
   ): Promise<Record<string, unknown>> {
+    // Recorded first, so that a delete resumed after a server restart still keeps the disks.
+    if (keepDisks) await context.metadata({ keepDisks: true });
     await context.phase('removing from host', 20);
+    let answer;
     try {
-      await agent.deleteVm(vm.id);
+      answer = await agent.deleteVm(vm.id, keepDisks ? { keepDisks } : {});
     } catch (error) {
       await this.markError(vm.id, error);
       throw error;
     }
     await this.store.vms.delete(vm.id);
-    return { vm: vm.id };
+    if (!keepDisks) return { vm: vm.id };
+    if (!answer) {
+      throw new DomainError(
+        'AGENT_ERROR',
+        `the agent of host ${vm.host ?? '?'} does not keep disks (an older version): VM ${vm.name} is deleted and its disk may be gone`,
+        { host: vm.host },
+      );
+    }
+    return { vm: vm.id, host: vm.host, keptDisks: answer.keptDisks };
   }
 
   /**

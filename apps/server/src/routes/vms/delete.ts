@@ -8,8 +8,8 @@ export function registerVmDelete(app: ServerApp, deps: ServerDeps): void {
       schema: { params: IdOrNameParams, querystring: VmDeleteQuery, response: { 202: Operation } },
     },
     async (request, reply) => {
-      const force = request.query.force ?? false;
-      const operation = await deps.vms.delete(request.params.id, { force });
+      const { force = false, keepDisks = false } = request.query;
+      const operation = await deps.vms.delete(request.params.id, { force, keepDisks });
       return reply.status(202).send(operation);
     },
   );

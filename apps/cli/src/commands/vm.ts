@@ -333,7 +333,7 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
       const client = await ctx.client();
       const operation = await client.vms.delete(name, {
         force: options.force === true,
-        keepDisks: options.keepDisks === true,
+        ...(options.keepDisks ? { keepDisks: true } : {}),
       });
       await finishAction(ctx, command, client, operation, options, 'delete');
     },

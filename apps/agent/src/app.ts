@@ -10,9 +10,17 @@ import { registerMetricsRoute } from './metrics/route.js';
 import { registerVmConsoleStreams } from './routes/console-stream.js';
 import { registerHostGet } from './routes/host-get.js';
 import { registerVmConsole } from './routes/vms/console.js';
+import { registerVmDirtyRate } from './routes/vms/dirty-rate.js';
 import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
 import { registerVmList } from './routes/vms/list.js';
+import { registerVmMigrationAbort } from './routes/vms/migration-abort.js';
+import { registerVmMigrationComplete } from './routes/vms/migration-complete.js';
+import { registerVmMigrationGet } from './routes/vms/migration-get.js';
+import { registerVmMigrationIncoming } from './routes/vms/migration-incoming.js';
+import { registerVmMigrationOutgoing } from './routes/vms/migration-outgoing.js';
+import { registerVmMigrationPostcopy } from './routes/vms/migration-postcopy.js';
+import { registerVmMigrationTune } from './routes/vms/migration-tune.js';
 import { registerVmPut } from './routes/vms/put.js';
 import { registerVmState } from './routes/vms/state.js';
 import type { VmManager } from './vm-manager.js';
@@ -94,6 +102,14 @@ export function buildAgentApp(deps: AgentAppDeps) {
   registerVmDelete(app, deps);
   registerVmConsole(app, deps);
   registerVmConsoleStreams(app, deps);
+  registerVmMigrationIncoming(app, deps);
+  registerVmMigrationOutgoing(app, deps);
+  registerVmMigrationGet(app, deps);
+  registerVmMigrationTune(app, deps);
+  registerVmMigrationPostcopy(app, deps);
+  registerVmMigrationAbort(app, deps);
+  registerVmMigrationComplete(app, deps);
+  registerVmDirtyRate(app, deps);
   return app;
 }
 

@@ -6,7 +6,8 @@ import type { AgentLogger } from './logger.js';
 import { agentAddresses, startAgent, type RunningAgent } from './start-agent.js';
 
 export interface ClusterAgentOptions {
-  config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir' | 'heartbeatIntervalMs'>;
+  config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir' | 'heartbeatIntervalMs'> &
+    Partial<Pick<Config, 'sharedPoolDir'>>;
   logger: AgentLogger;
   /** The server's cluster URL, `https://host:8093`. */
   serverUrl: string;

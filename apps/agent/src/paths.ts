@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import type { AgentVmSpec } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 import { vmFiles, type VmFiles } from '@novacron/qemu';
 
@@ -31,9 +32,13 @@ export interface AgentPaths {
   pkiDir: string;
   /** Images pulled from the server: `<image id>/<sha256>/<files>`. */
   imagesDir: string;
+  /** QEMU's tls-creds-x509 folder for migration streams, made from the cluster identity. */
+  migrationTlsDir: string;
+  /** The shared pool every host mounts (NOVACRON_SHARED_POOL_DIR); null when this host has none. */
+  sharedPoolDir: string | null;
 }
 
-export function agentPaths(dataDir: string): AgentPaths {
+export function agentPaths(dataDir: string, sharedPoolDir?: string): AgentPaths {
   const root = resolve(dataDir);
   const agentDir = join(root, 'agent');
   return {
@@ -44,6 +49,8 @@ export function agentPaths(dataDir: string): AgentPaths {
     packageCacheDir: join(root, 'cache'),
     pkiDir: join(agentDir, 'pki'),
     imagesDir: join(agentDir, 'images'),
+    migrationTlsDir: join(agentDir, 'migration-tls'),
+    sharedPoolDir: sharedPoolDir === undefined ? null : resolve(sharedPoolDir),
   };
 }
 
@@ -55,4 +62,27 @@ export function vmFilesOf(
   assertValidVmId(id);
   const files = vmFiles(join(paths.vmsDir, id));
   return { ...files, spec: join(files.dir, 'spec.json'), status: join(files.dir, 'status.json') };
+}
+
+/**
+ * Where a VM's disk lives: `<agent VM folder>/disk.qcow2` for the local pool (or no pool),
+ * `<shared pool>/vms/<id>/disk.qcow2` for the shared one. The only place that decides it. A host
+ * without a shared pool refuses a shared VM.
+ */
+export function vmDiskPath(paths: AgentPaths, spec: Pick<AgentVmSpec, 'id' | 'pool'>): string {
+  if (spec.pool !== 'shared') return vmFilesOf(paths, spec.id).disk;
+  return join(sharedDiskDir(paths, spec.id), 'disk.qcow2');
+}
+
+/** The folder of a shared-pool VM's disk (removed with the VM, never by a migration). */
+export function sharedDiskDir(paths: AgentPaths, id: string): string {
+  assertValidVmId(id);
+  if (paths.sharedPoolDir === null) {
+    throw new DomainError(
+      'HOST_PREREQUISITE_MISSING',
+      `VM ${id} has its disk in the shared pool, and this host has none (set NOVACRON_SHARED_POOL_DIR to the directory every host mounts)`,
+      { id, setting: 'NOVACRON_SHARED_POOL_DIR' },
+    );
+  }
+  return join(paths.sharedPoolDir, 'vms', id);
 }

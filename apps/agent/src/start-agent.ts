@@ -21,6 +21,8 @@ import type { AgentIdentity } from './identity.js';
 import { ImageCache } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
 import { MetricsSampler } from './metrics/sampler.js';
+import { checkSharedPool } from './migration/shared-pool.js';
+import { writeMigrationTlsDir } from './migration/tls-creds.js';
 import { startHostNetwork } from './network/host-network.js';
 import { agentPaths } from './paths.js';
 import { ServerLink } from './server-link.js';
@@ -31,7 +33,14 @@ export interface StartAgentOptions {
   /** Uses agentHost, agentPort (0 = any free port), accel, dataDir, heartbeatIntervalMs and the advertised share (agentCpus, agentMemoryMiB). */
   config: Pick<Config, 'agentHost' | 'agentPort' | 'accel' | 'dataDir'> &
     Partial<
-      Pick<Config, 'heartbeatIntervalMs' | 'metricsIntervalMs' | 'agentCpus' | 'agentMemoryMiB'>
+      Pick<
+        Config,
+        | 'heartbeatIntervalMs'
+        | 'metricsIntervalMs'
+        | 'agentCpus'
+        | 'agentMemoryMiB'
+        | 'sharedPoolDir'
+      >
     > &
     /** The VM network (bridge, DHCP, NAT); without `vmNetwork` there is none (VMs get no NIC). */
     Partial<Pick<Config, 'vmNetwork' | 'bridge' | 'vmSubnet' | 'vmNat'>>;
@@ -80,8 +89,13 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     );
   }
 
-  const paths = agentPaths(config.dataDir);
+  const paths = agentPaths(config.dataDir, config.sharedPoolDir);
   await mkdir(paths.vmsDir, { recursive: true });
+  if (paths.sharedPoolDir !== null) await checkSharedPool(paths.sharedPoolDir);
+  // QEMU reads its migration TLS credentials from files; made again from the current identity.
+  await writeMigrationTlsDir(paths.migrationTlsDir, identity.tls);
+  // Where the server dials this agent is also where a target's QEMU listens for migrations.
+  const clusterAddress = options.advertiseHost ?? advertisedHost(config.agentHost);
   const verdict = await selectAccelerator({
     mode: config.accel,
     cacheFile: paths.accelCache,
@@ -108,6 +122,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       memoryMiB: config.agentMemoryMiB,
     }),
     network: networkInfo,
+    sharedPool: paths.sharedPoolDir !== null,
   };
 
   const link =
@@ -121,6 +136,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     }),
     accelerator: verdict.accelerator,
     logger,
+    migration: { address: clusterAddress, tlsDir: paths.migrationTlsDir },
     ...(options.cpuModel === undefined ? {} : { cpuModel: options.cpuModel }),
     ...(network && { network }),
   });
@@ -166,10 +182,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       logger,
       report: async () => {
         // The server takes the host's name from its certificate, not from the body.
-        const { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion } = info;
+        const { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion, sharedPool } = info;
         return {
           agentUrl: url,
-          host: { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion },
+          host: { cpus, memoryMiB, accelerator, acceleratorReason, qemuVersion, sharedPool },
           vms: await vms.list(),
           ...(sampler.latest && { metrics: sampler.latest }),
         };

@@ -108,6 +108,8 @@ export class VmManager {
           'QEMU died while the agent was down',
         );
       }
+      // A QEMU that is gone left its tap device behind.
+      if (!qemu) await this.options.network?.releaseNic(id);
     }
   }
 

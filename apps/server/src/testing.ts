@@ -1,7 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentVmSpec, AgentVmStateChange, AgentVmStatus } from '@novacron/api';
+import type {
+  AgentDirtyRateRequest,
+  AgentIncomingRequest,
+  AgentMigrationStatus,
+  AgentMigrationTuning,
+  AgentOutgoingRequest,
+  AgentVmSpec,
+  AgentVmStateChange,
+  AgentVmStatus,
+} from '@novacron/api';
 import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
 import { openSqliteTestStore, systemClock, type Store, type TestStore } from '@novacron/store';
@@ -95,6 +104,97 @@ export class FakeAgent implements AgentPort {
 
   consoleOutput() {
     return Promise.resolve('NOVACRON-GUEST-READY\n');
+  }
+
+  /**
+   * Migrations in memory: what the next status read answers, per VM (a test may set it). A source
+   * answers `active` to outgoing and `completed` afterwards; a target reports `migrating` until a
+   * status read sees `completed`, then `running`.
+   */
+  readonly migrations = new Map<string, AgentMigrationStatus>();
+  /** What dirtyRate answers, bytes/s. */
+  dirtyRateBytes = 8 * 1024 * 1024;
+  private readonly postcopyReady = new Set<string>();
+
+  async migrationIncoming(id: string, request: AgentIncomingRequest) {
+    this.calls.push(`incoming ${request.spec.name}`);
+    await this.gate();
+    this.specs.set(id, request.spec);
+    this.vms.set(id, { id, state: 'migrating', pid: 43, reason: null });
+    this.migrations.set(id, { status: 'completed' });
+    return { uri: 'tcp:127.0.0.1:49152', tlsHostname: '127.0.0.1' };
+  }
+
+  async migrationOutgoing(id: string, request: AgentOutgoingRequest) {
+    this.calls.push(`outgoing ${this.specs.get(id)?.name ?? id} ${request.uri}`);
+    await this.gate();
+    if (request.settings.postcopyReady || request.settings.strategy === 'postcopy') {
+      this.postcopyReady.add(id);
+    }
+    this.vms.set(id, { id, state: 'migrating', pid: 42, reason: null });
+    this.migrations.set(id, {
+      status: 'completed',
+      totalTimeMs: 700,
+      downtimeMs: 3,
+      setupTimeMs: 2,
+      transferredBytes: 64 * 1024 * 1024,
+      remainingBytes: 0,
+      totalBytes: 256 * 1024 * 1024,
+    });
+    return { status: 'active' as const };
+  }
+
+  async migrationStatus(id: string) {
+    await this.gate();
+    const status = this.migrations.get(id) ?? { status: 'none' as const };
+    const vm = this.vms.get(id);
+    // The target's guest resumes once its side has completed.
+    if (status.status === 'completed' && vm?.pid === 43) vm.state = 'running';
+    return status;
+  }
+
+  async migrationTune(id: string, tuning: AgentMigrationTuning) {
+    this.calls.push(`tune ${this.specs.get(id)?.name ?? id} ${JSON.stringify(tuning)}`);
+    await this.gate();
+    return this.migrations.get(id) ?? { status: 'none' as const };
+  }
+
+  async migrationPostcopy(id: string) {
+    this.calls.push(`postcopy ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    if (!this.postcopyReady.has(id)) {
+      throw new DomainError('VM_INVALID_STATE', `migration of ${id} started without postcopy-ram`);
+    }
+    return { status: 'postcopy-active' as const };
+  }
+
+  async migrationAbort(id: string) {
+    this.calls.push(`abort ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    const vm = this.vms.get(id);
+    this.migrations.delete(id);
+    if (vm?.pid === 43) {
+      // The target forgets the VM it was receiving.
+      this.vms.delete(id);
+      this.specs.delete(id);
+    } else if (vm) {
+      vm.state = 'running';
+    }
+    return { status: vm ? ('cancelled' as const) : ('none' as const) };
+  }
+
+  async migrationComplete(id: string) {
+    this.calls.push(`complete ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    this.vms.delete(id);
+    this.specs.delete(id);
+    this.migrations.delete(id);
+  }
+
+  async dirtyRate(id: string, request: AgentDirtyRateRequest) {
+    this.calls.push(`dirty-rate ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    return { dirtyRateBytes: this.dirtyRateBytes, measuredSeconds: request.seconds };
   }
 
   private down(): DomainError {

@@ -89,6 +89,8 @@ export const AgentHostInfo = Type.Object({
   accelerator: Accelerator,
   acceleratorReason: Type.String(),
   qemuVersion: Type.String(),
+  /** Whether the host mounts the cluster's shared pool (VMs there migrate without their disk). */
+  sharedPool: Type.Optional(Type.Boolean()),
   network: Type.Optional(AgentHostNetwork),
 });
 export type AgentHostInfo = Static<typeof AgentHostInfo>;

@@ -27,6 +27,11 @@ export const ConfigSchema = Type.Object({
   /** What this agent advertises, when less than the whole machine (a cluster on one machine). */
   agentCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
   agentMemoryMiB: Type.Optional(Type.Integer({ minimum: 64 })),
+  /**
+   * A directory every host of the cluster mounts (NFS; on one machine, the same folder): disks of
+   * VMs in the `shared` pool live there, so live migration moves only memory. Absent: no shared pool.
+   */
+  sharedPoolDir: Type.Optional(Type.String({ minLength: 1 })),
   /** `novacron up --hosts N`: the bridge's subnet and the prefix of its bridge and namespaces. */
   clusterSubnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.0/\\d{1,2}$' }),
   clusterPrefix: Type.String({ pattern: '^[a-z][a-z0-9]{0,5}$' }),
@@ -70,6 +75,7 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   metricsIntervalMs: 'NOVACRON_METRICS_INTERVAL_MS',
   agentCpus: 'NOVACRON_AGENT_CPUS',
   agentMemoryMiB: 'NOVACRON_AGENT_MEMORY_MIB',
+  sharedPoolDir: 'NOVACRON_SHARED_POOL_DIR',
   clusterSubnet: 'NOVACRON_CLUSTER_SUBNET',
   clusterPrefix: 'NOVACRON_CLUSTER_PREFIX',
   agentName: 'NOVACRON_AGENT_NAME',

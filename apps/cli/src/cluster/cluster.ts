@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stopAllVms } from '@novacron/agent';
@@ -21,6 +21,11 @@ export interface RunningCluster {
 
 function hostDir(config: Config, name: string): string {
   return join(config.dataDir, 'hosts', name);
+}
+
+/** Every agent of the cluster sees the same folder: the shared pool (one filesystem, N namespaces). */
+function sharedPoolDir(config: Config): string {
+  return config.sharedPoolDir ?? join(config.dataDir, 'pools', 'shared');
 }
 
 /**
@@ -53,6 +58,7 @@ export async function startCluster(
     cpus: config.agentCpus ?? Math.max(1, Math.floor(availableParallelism() / count)),
     memoryMiB: config.agentMemoryMiB ?? Math.floor(totalmem() / (1024 * 1024) / count),
   };
+  await mkdir(sharedPoolDir(config), { recursive: true });
   const supervisor = new AgentSupervisor(
     logger.child({ process: 'up' }),
     (config.hostTimeoutSeconds + 2) * 1000,
@@ -97,6 +103,7 @@ function agentEnv(
     NOVACRON_HEARTBEAT_INTERVAL_MS: String(config.heartbeatIntervalMs),
     NOVACRON_AGENT_CPUS: String(share.cpus),
     NOVACRON_AGENT_MEMORY_MIB: String(share.memoryMiB),
+    NOVACRON_SHARED_POOL_DIR: sharedPoolDir(config),
   });
 }
 

@@ -2,7 +2,14 @@ import type { Agent } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import {
   ERROR_CODES,
+  type AgentDirtyRateReply,
+  type AgentDirtyRateRequest,
   type AgentHostInfo,
+  type AgentIncomingReply,
+  type AgentIncomingRequest,
+  type AgentMigrationStatus,
+  type AgentMigrationTuning,
+  type AgentOutgoingRequest,
   type AgentVmDeleted,
   type AgentVmSpec,
   type AgentVmStateChange,
@@ -31,6 +38,25 @@ export interface AgentPort {
   consoleOutput(id: string, tailBytes?: number): Promise<string>;
   /** A WebSocket of raw bytes to the VM's serial port or VNC display (docs/adr/0012-console.md). */
   openConsole?(id: string, kind: ConsoleKind): Promise<WebSocket>;
+  /** Target: a QEMU waiting for the stream; answers the URI the source sends to. */
+  migrationIncoming(id: string, request: AgentIncomingRequest): Promise<AgentIncomingReply>;
+  /** Source: starts sending; answers once QEMU accepted (status setup/active). */
+  migrationOutgoing(id: string, request: AgentOutgoingRequest): Promise<AgentMigrationStatus>;
+  /** query-migrate on this host (either side). */
+  migrationStatus(id: string): Promise<AgentMigrationStatus>;
+  /** Source: bandwidth, downtime limit, throttle of the running stream. */
+  migrationTune(id: string, tuning: AgentMigrationTuning): Promise<AgentMigrationStatus>;
+  /** Source: switch to post-copy (VM_INVALID_STATE without postcopy-ram). */
+  migrationPostcopy(id: string): Promise<AgentMigrationStatus>;
+  /**
+   * Either side, idempotent. Source: cancel and wait (VM_INVALID_STATE after the switch to
+   * post-copy; `completed` when too late). Target: quit the incoming QEMU, forget the VM.
+   */
+  migrationAbort(id: string): Promise<AgentMigrationStatus>;
+  /** Source, after `completed`: quit the postmigrate QEMU and forget the VM (not its disk). */
+  migrationComplete(id: string): Promise<void>;
+  /** calc-dirty-rate on the running guest over `request.seconds`. */
+  dirtyRate(id: string, request: AgentDirtyRateRequest): Promise<AgentDirtyRateReply>;
   /** Lets go of kept-alive connections. */
   close?(): void;
 }
@@ -89,6 +115,55 @@ export class HttpsAgentClient implements AgentPort {
   consoleOutput(id: string, tailBytes?: number): Promise<string> {
     const query = tailBytes === undefined ? '' : `?tailBytes=${tailBytes}`;
     return this.call<string>('GET', `/v1/vms/${id}/console${query}`);
+  }
+
+  migrationIncoming(id: string, request: AgentIncomingRequest): Promise<AgentIncomingReply> {
+    // Launching QEMU may pull the image first.
+    return this.call<AgentIncomingReply>(
+      'POST',
+      `/v1/vms/${id}/migration/incoming`,
+      request,
+      10 * 60_000,
+    );
+  }
+
+  migrationOutgoing(id: string, request: AgentOutgoingRequest): Promise<AgentMigrationStatus> {
+    return this.call<AgentMigrationStatus>(
+      'POST',
+      `/v1/vms/${id}/migration/outgoing`,
+      request,
+      60_000,
+    );
+  }
+
+  migrationStatus(id: string): Promise<AgentMigrationStatus> {
+    return this.call<AgentMigrationStatus>('GET', `/v1/vms/${id}/migration`);
+  }
+
+  migrationTune(id: string, tuning: AgentMigrationTuning): Promise<AgentMigrationStatus> {
+    return this.call<AgentMigrationStatus>('PATCH', `/v1/vms/${id}/migration`, tuning);
+  }
+
+  migrationPostcopy(id: string): Promise<AgentMigrationStatus> {
+    return this.call<AgentMigrationStatus>('POST', `/v1/vms/${id}/migration/postcopy`);
+  }
+
+  migrationAbort(id: string): Promise<AgentMigrationStatus> {
+    // The source waits until QEMU has cancelled (bounded at 30 s there).
+    return this.call<AgentMigrationStatus>('DELETE', `/v1/vms/${id}/migration`, undefined, 60_000);
+  }
+
+  async migrationComplete(id: string): Promise<void> {
+    await this.call<undefined>('POST', `/v1/vms/${id}/migration/complete`, undefined, 60_000);
+  }
+
+  dirtyRate(id: string, request: AgentDirtyRateRequest): Promise<AgentDirtyRateReply> {
+    return this.call<AgentDirtyRateReply>(
+      'POST',
+      `/v1/vms/${id}/dirty-rate`,
+      request,
+      (request.seconds + 30) * 1000,
+    );
   }
 
   openConsole(id: string, kind: ConsoleKind): Promise<WebSocket> {

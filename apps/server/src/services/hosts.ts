@@ -180,6 +180,14 @@ function unreachable(_agentUrl: string, hostName: string): AgentPort {
     changeState: fail,
     deleteVm: fail,
     consoleOutput: fail,
+    migrationIncoming: fail,
+    migrationOutgoing: fail,
+    migrationStatus: fail,
+    migrationTune: fail,
+    migrationPostcopy: fail,
+    migrationAbort: fail,
+    migrationComplete: fail,
+    dirtyRate: fail,
   };
 }
 

@@ -1,0 +1,428 @@
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type {
+  AgentDirtyRateReply,
+  AgentHostInfo,
+  AgentIncomingReply,
+  AgentMigrationSettings,
+  AgentMigrationStatus,
+  AgentVmSpec,
+  AgentVmStatus,
+  ErrorBody,
+} from '@novacron/api';
+import {
+  ClusterCa,
+  clusterAgent,
+  clusterRequest,
+  readText,
+  SERVER_PEER_NAME,
+  type TlsIdentity,
+} from '@novacron/auth';
+import {
+  ensureTinyImage,
+  processArguments,
+  TINY_INITRD_FILE,
+  TINY_KERNEL_FILE,
+  type TinyImage,
+} from '@novacron/qemu';
+import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from './start-agent.js';
+
+// Two real agents in this process on loopback, each with its own data folder, sharing one pool
+// folder; real QEMU under TCG moves the tiny guest between them over QEMU's own TLS with the
+// cluster certificates. Called over mutual TLS as the server calls them.
+const imageDir = join(testCacheDir, 'tiny-image', 'images');
+const silent = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+const VM = 'mig1';
+const MiB = 1024 * 1024;
+
+let image: TinyImage;
+let temp: { path: string; remove(): Promise<void> };
+let serverTls: TlsIdentity;
+const hosts: Record<'a' | 'b', { name: string; tls: TlsIdentity; dataDir: string }> = {} as never;
+const agents: Partial<Record<'a' | 'b', RunningAgent>> = {};
+
+beforeAll(async () => {
+  image = await ensureTinyImage({
+    cacheDir: join(testCacheDir, 'tiny-image'),
+    outDir: join(imageDir, 'tiny'),
+  });
+  temp = await makeTempDir('nc-mig-');
+  await mkdir(join(temp.path, 'pool'));
+  const ca = await ClusterCa.create();
+  serverTls = await ca.issueIdentity({ role: 'server', name: SERVER_PEER_NAME });
+  for (const key of ['a', 'b'] as const) {
+    const name = `host-${key}`;
+    const dataDir = join(temp.path, key);
+    hosts[key] = {
+      name,
+      dataDir,
+      tls: await ca.issueIdentity({ role: 'agent', name }, { addresses: ['127.0.0.1'] }),
+    };
+    // What a pull from the server leaves: the files under <id>/<sha256>/.
+    const cached = join(dataDir, 'agent', 'images', 'tiny', image.sha256);
+    await mkdir(cached, { recursive: true });
+    await copyFile(image.kernelPath, join(cached, TINY_KERNEL_FILE));
+    await copyFile(image.initrdPath, join(cached, TINY_INITRD_FILE));
+    agents[key] = await startAgent({
+      config: {
+        agentHost: '127.0.0.1',
+        agentPort: 0,
+        accel: 'auto',
+        dataDir,
+        sharedPoolDir: join(temp.path, 'pool'),
+      },
+      logger: silent,
+      identity: { name, tls: hosts[key].tls },
+      probeImage: () => Promise.resolve(image),
+    });
+  }
+}, 600_000);
+
+afterAll(async () => {
+  for (const agent of Object.values(agents)) await agent.close().catch(() => undefined);
+  if (temp) {
+    await killMatching(temp.path);
+    await temp.remove();
+  }
+});
+
+async function call<T>(
+  key: 'a' | 'b',
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const agent = agents[key];
+  if (!agent) throw new Error(`agent ${key} is not running`);
+  const tls = clusterAgent(serverTls, { role: 'agent', name: hosts[key].name });
+  try {
+    const response = await clusterRequest(new URL(path, agent.url), {
+      method,
+      agent: tls,
+      body,
+      timeoutMs: 90_000,
+    });
+    const text = await readText(response);
+    const type = response.headers['content-type'] ?? '';
+    return {
+      status: response.statusCode ?? 0,
+      body: (type.includes('json') ? JSON.parse(text) : text) as T,
+    };
+  } finally {
+    tls.destroy();
+  }
+}
+
+function spec(): AgentVmSpec {
+  return {
+    id: VM,
+    name: VM,
+    cpus: 1,
+    memoryMiB: 256,
+    diskGiB: 1,
+    image: {
+      id: 'tiny',
+      name: 'tiny',
+      kind: 'kernel',
+      sha256: image.sha256,
+      defaultKernelArgs: image.defaultKernelArgs,
+    },
+    kernelArgs: '',
+    machineType: 'pc-q35-7.2',
+    desiredState: 'running',
+    pool: 'shared',
+  };
+}
+
+function settings(overrides: Partial<AgentMigrationSettings> = {}): AgentMigrationSettings {
+  return {
+    strategy: 'precopy',
+    postcopyReady: false,
+    maxBandwidthBytes: 128 * MiB,
+    maxDowntimeMs: 300,
+    multifdChannels: 0,
+    compression: 'none',
+    xbzrle: false,
+    tls: true,
+    ...overrides,
+  };
+}
+
+function consoleLog(key: 'a' | 'b'): Promise<string> {
+  return readFile(join(hosts[key].dataDir, 'agent', 'vms', VM, 'console.log'), 'utf8').catch(
+    () => '',
+  );
+}
+
+function heartbeats(text: string): number[] {
+  return [...text.matchAll(/^HEARTBEAT (\d+) /gm)].map((match) => Number(match[1]));
+}
+
+async function vmStatus(key: 'a' | 'b'): Promise<AgentVmStatus> {
+  return (await call<AgentVmStatus>(key, 'GET', `/v1/vms/${VM}`)).body;
+}
+
+async function migrationOf(key: 'a' | 'b'): Promise<AgentMigrationStatus> {
+  return (await call<AgentMigrationStatus>(key, 'GET', `/v1/vms/${VM}/migration`)).body;
+}
+
+async function waitForStatus(
+  key: 'a' | 'b',
+  done: (status: AgentMigrationStatus) => boolean,
+  timeoutMs = 60_000,
+): Promise<AgentMigrationStatus> {
+  let last: AgentMigrationStatus | undefined;
+  try {
+    return await waitFor(
+      `migration status on ${key}`,
+      async () => {
+        last = await migrationOf(key);
+        return done(last) ? last : undefined;
+      },
+      timeoutMs,
+      50,
+    );
+  } catch (error) {
+    throw new Error(`${String(error)}; last seen ${JSON.stringify(last)}`);
+  }
+}
+
+/** Waits until the guest has printed a heartbeat numbered above `after` on that host. */
+async function heartbeatAbove(key: 'a' | 'b', after: number): Promise<number[]> {
+  return waitFor(
+    `a heartbeat above ${after} on ${key}`,
+    async () => {
+      const beats = heartbeats(await consoleLog(key));
+      return beats.some((n) => n > after) ? beats : undefined;
+    },
+    30_000,
+  );
+}
+
+/** Moves the VM from one agent to the other; answers both sides' readings and the pids. */
+async function migrate(
+  from: 'a' | 'b',
+  to: 'a' | 'b',
+  chosen: AgentMigrationSettings,
+  during?: () => Promise<void>,
+) {
+  const sourcePid = (await vmStatus(from)).pid;
+  const incoming = await call<AgentIncomingReply>(to, 'POST', `/v1/vms/${VM}/migration/incoming`, {
+    spec: spec(),
+    settings: chosen,
+  });
+  expect(incoming.status).toBe(200);
+  expect(incoming.body.uri).toMatch(/^tcp:127\.0\.0\.1:\d+$/);
+  expect(incoming.body.tlsHostname).toBe('127.0.0.1');
+  // A repeat answers the same address (idempotent).
+  const again = await call<AgentIncomingReply>(to, 'POST', `/v1/vms/${VM}/migration/incoming`, {
+    spec: spec(),
+    settings: chosen,
+  });
+  expect(again.body.uri).toBe(incoming.body.uri);
+  expect((await vmStatus(to)).state).toBe('migrating');
+
+  const outgoing = await call<AgentMigrationStatus>(
+    from,
+    'POST',
+    `/v1/vms/${VM}/migration/outgoing`,
+    { uri: incoming.body.uri, tlsHostname: incoming.body.tlsHostname, settings: chosen },
+  );
+  expect(outgoing.status).toBe(200);
+  expect(['setup', 'active', 'completed']).toContain(outgoing.body.status);
+  expect((await vmStatus(from)).state).toBe('migrating');
+  await during?.();
+
+  const source = await waitForStatus(
+    from,
+    (s) => s.status === 'completed' || s.status === 'failed',
+  );
+  expect(source).toMatchObject({ status: 'completed' });
+  const target = await waitFor(
+    'the guest to run on the target',
+    async () => {
+      const status = await vmStatus(to);
+      return status.state === 'running' ? status : undefined;
+    },
+    30_000,
+    50,
+  );
+  return { source, sourcePid, targetPid: target.pid };
+}
+
+describe('live migration between two agents', () => {
+  it('reports the shared pool and measures the dirty rate of the running guest', async () => {
+    const host = await call<AgentHostInfo>('a', 'GET', '/v1/host');
+    expect(host.body.sharedPool).toBe(true);
+
+    const put = await call<AgentVmStatus>('a', 'PUT', `/v1/vms/${VM}`, spec());
+    expect(put.body).toMatchObject({ state: 'running' });
+    // The disk lives in the shared pool, not in the agent's VM folder.
+    await stat(join(temp.path, 'pool', 'vms', VM, 'disk.qcow2'));
+    await expect(stat(join(hosts.a.dataDir, 'agent', 'vms', VM, 'disk.qcow2'))).rejects.toThrow();
+    await heartbeatAbove('a', 1);
+
+    const rate = await call<AgentDirtyRateReply>('a', 'POST', `/v1/vms/${VM}/dirty-rate`, {
+      seconds: 1,
+    });
+    expect(rate.status).toBe(200);
+    expect(rate.body.measuredSeconds).toBe(1);
+    expect(rate.body.dirtyRateBytes).toBeGreaterThanOrEqual(0);
+    console.info(`migration: idle tiny guest dirties ${rate.body.dirtyRateBytes} bytes/s`);
+  });
+
+  it('moves the running guest to the other host with pre-copy over TLS', async () => {
+    const result = await migrate('a', 'b', settings());
+    expect(result.targetPid).not.toBe(result.sourcePid);
+    // The source's QEMU waits in postmigrate: the VM must not be started or stopped meanwhile.
+    expect((await vmStatus('a')).state).toBe('migrating');
+    const refused = await call<ErrorBody>('a', 'POST', `/v1/vms/${VM}/state`, { action: 'resume' });
+    expect(refused.status).toBe(409);
+
+    const lastOnSource = Math.max(...heartbeats(await consoleLog('a')));
+    const complete = await call('a', 'POST', `/v1/vms/${VM}/migration/complete`);
+    expect(complete.status).toBe(204);
+    expect(await processArguments(result.sourcePid ?? 0)).toBeNull();
+    expect((await call<ErrorBody>('a', 'GET', `/v1/vms/${VM}`)).body.error.code).toBe(
+      'VM_NOT_FOUND',
+    );
+    // Idempotent, and the shared disk stays: it belongs to the host running the VM.
+    expect((await call('a', 'POST', `/v1/vms/${VM}/migration/complete`)).status).toBe(204);
+    await stat(join(temp.path, 'pool', 'vms', VM, 'disk.qcow2'));
+
+    // The same guest carries on: its counter continues on the target, no reboot.
+    const onTarget = await heartbeatAbove('b', lastOnSource);
+    expect(Math.min(...onTarget)).toBeGreaterThanOrEqual(lastOnSource);
+    expect(Math.min(...onTarget)).toBeLessThanOrEqual(lastOnSource + 3);
+    expect(await consoleLog('b')).not.toContain('NOVACRON-GUEST-READY');
+    expect((await vmStatus('b')).pid).toBe(result.targetPid);
+    console.info(
+      `migration: pre-copy+TLS ${result.source.totalTimeMs} ms total, downtime ${result.source.downtimeMs} ms, ${result.source.transferredBytes} bytes; heartbeat ${lastOnSource} on the source, ${Math.min(...onTarget)} first on the target`,
+    );
+  });
+
+  it('moves it back with a switch to post-copy', async () => {
+    const lastBefore = Math.max(...heartbeats(await consoleLog('b')));
+    let switched: AgentMigrationStatus | undefined;
+    const result = await migrate(
+      'b',
+      'a',
+      // A slow stream, so that the switch happens while pre-copy still runs.
+      settings({ strategy: 'postcopy', postcopyReady: true, maxBandwidthBytes: 2 * MiB }),
+      async () => {
+        await waitForStatus('b', (s) => s.status === 'active', 10_000);
+        const reply = await call<AgentMigrationStatus>(
+          'b',
+          'POST',
+          `/v1/vms/${VM}/migration/postcopy`,
+        );
+        expect(reply.status).toBe(200);
+        switched = reply.body;
+        // Too late to cancel now: the source no longer holds the whole guest.
+        const cancel = await call<ErrorBody & AgentMigrationStatus>(
+          'b',
+          'DELETE',
+          `/v1/vms/${VM}/migration`,
+        );
+        if (cancel.status === 200) expect(cancel.body.status).toBe('completed');
+        else expect(cancel.body.error.code).toBe('VM_INVALID_STATE');
+      },
+    );
+    expect(switched?.status).toMatch(/^postcopy-|^completed$/);
+    expect(result.source.postcopyRequests).toBeGreaterThanOrEqual(0);
+    const lastOnSource = Math.max(...heartbeats(await consoleLog('b')));
+    expect(lastOnSource).toBeGreaterThanOrEqual(lastBefore);
+    expect((await call('b', 'POST', `/v1/vms/${VM}/migration/complete`)).status).toBe(204);
+    const onTarget = await heartbeatAbove('a', lastOnSource);
+    expect(Math.min(...onTarget)).toBeGreaterThanOrEqual(lastOnSource);
+    expect(Math.min(...onTarget)).toBeLessThanOrEqual(lastOnSource + 3);
+    expect((await vmStatus('a')).pid).toBe(result.targetPid);
+    console.info(
+      `migration: post-copy switch ${result.source.totalTimeMs} ms total, downtime ${result.source.downtimeMs} ms, ${result.source.postcopyRequests} post-copy page requests`,
+    );
+  });
+
+  it('cancels a running migration: the guest keeps running on the source', async () => {
+    const before = await vmStatus('a');
+    const incoming = await call<AgentIncomingReply>(
+      'b',
+      'POST',
+      `/v1/vms/${VM}/migration/incoming`,
+      {
+        spec: spec(),
+        settings: settings({ maxBandwidthBytes: 2 * MiB }),
+      },
+    );
+    const outgoing = await call<AgentMigrationStatus>(
+      'a',
+      'POST',
+      `/v1/vms/${VM}/migration/outgoing`,
+      {
+        uri: incoming.body.uri,
+        tlsHostname: incoming.body.tlsHostname,
+        settings: settings({ maxBandwidthBytes: 2 * MiB }),
+      },
+    );
+    expect(outgoing.status).toBe(200);
+    await waitForStatus('a', (s) => s.status === 'active', 10_000);
+    // Tighter and looser while it runs; no post-copy without postcopy-ram.
+    const tuned = await call<AgentMigrationStatus>('a', 'PATCH', `/v1/vms/${VM}/migration`, {
+      maxBandwidthBytes: 1 * MiB,
+      maxDowntimeMs: 100,
+    });
+    expect(tuned.status).toBe(200);
+    const postcopy = await call<ErrorBody>('a', 'POST', `/v1/vms/${VM}/migration/postcopy`);
+    expect(postcopy.status).toBe(409);
+    // Deleting a migrating VM is refused: its disk would go with it.
+    expect((await call<ErrorBody>('b', 'DELETE', `/v1/vms/${VM}`)).status).toBe(409);
+
+    const cancelled = await call<AgentMigrationStatus>('a', 'DELETE', `/v1/vms/${VM}/migration`);
+    expect(cancelled.body.status).toBe('cancelled');
+    const target = await call<AgentMigrationStatus>('b', 'DELETE', `/v1/vms/${VM}/migration`);
+    expect(target.body.status).toBe('cancelled');
+    expect((await call<ErrorBody>('b', 'GET', `/v1/vms/${VM}`)).status).toBe(404);
+    // Both idempotent.
+    expect(
+      (await call<AgentMigrationStatus>('b', 'DELETE', `/v1/vms/${VM}/migration`)).body,
+    ).toEqual({ status: 'none' });
+    expect(
+      (await call<AgentMigrationStatus>('a', 'DELETE', `/v1/vms/${VM}/migration`)).body.status,
+    ).toBe('cancelled');
+
+    const after = await vmStatus('a');
+    expect(after).toMatchObject({ state: 'running', pid: before.pid });
+    await stat(join(temp.path, 'pool', 'vms', VM, 'disk.qcow2'));
+    const last = Math.max(...heartbeats(await consoleLog('a')));
+    await heartbeatAbove('a', last);
+  });
+
+  it('a host without the shared pool refuses a shared VM; delete removes the shared disk', async () => {
+    // Host b again, now without the pool setting.
+    await agents.b?.close();
+    const noPool = await makeTempDir('nc-mig-np-');
+    try {
+      const agent = await startAgent({
+        config: { agentHost: '127.0.0.1', agentPort: 0, accel: 'auto', dataDir: noPool.path },
+        logger: silent,
+        identity: { name: hosts.b.name, tls: hosts.b.tls },
+        probeImage: () => Promise.resolve(image),
+      });
+      agents.b = agent;
+      expect((await call<AgentHostInfo>('b', 'GET', '/v1/host')).body.sharedPool).toBe(false);
+      const refused = await call<ErrorBody>('b', 'PUT', `/v1/vms/${VM}`, spec());
+      expect(refused.body.error.code).toBe('HOST_PREREQUISITE_MISSING');
+      await agent.close();
+    } finally {
+      await noPool.remove();
+    }
+    expect((await call('a', 'DELETE', `/v1/vms/${VM}`)).status).toBe(204);
+    await expect(stat(join(temp.path, 'pool', 'vms', VM))).rejects.toThrow();
+  });
+});

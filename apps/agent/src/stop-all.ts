@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { QemuInstance } from '@novacron/qemu';
 import type { AgentLogger } from './logger.js';
+import { stopHostNetwork } from './network/host-network.js';
 import { agentPaths } from './paths.js';
 import { VmStateDir } from './vm-state-dir.js';
 
@@ -13,14 +15,16 @@ export interface StopAllVmsOptions {
 /**
  * Stops every VM the agent state folder knows, without an agent (`novacron down`): ACPI
  * power-off, `quit` after the timeout, all VMs at once. Uses each QEMU's auxiliary monitor, so
- * it works even while an agent still holds the main one. Returns how many VMs were running.
+ * it works even while an agent still holds the main one. Then stops the VM network's dnsmasq.
+ * Returns how many VMs were running.
  */
 export async function stopAllVms(options: StopAllVmsOptions): Promise<number> {
   const { logger } = options;
   const stateDir = new VmStateDir(agentPaths(options.dataDir));
   const timeoutMs = (options.timeoutSeconds ?? 30) * 1000;
+  const ids = await stateDir.listIds();
   const results = await Promise.all(
-    (await stateDir.listIds()).map(async (id) => {
+    ids.map(async (id) => {
       const qemu = await QemuInstance.attach({
         vmId: id,
         files: stateDir.files(id),
@@ -51,5 +55,7 @@ export async function stopAllVms(options: StopAllVmsOptions): Promise<number> {
       return true;
     }),
   );
+  // With its VMs down, the host network's dnsmasq and taps go too (the bridge stays).
+  await stopHostNetwork(join(agentPaths(options.dataDir).agentDir, 'network'), ids, logger);
   return results.filter(Boolean).length;
 }

@@ -110,6 +110,8 @@ export class VmManager {
       }
       // A QEMU that is gone left its tap device behind.
       if (!qemu) await this.options.network?.releaseNic(id);
+      // A QEMU that is gone left its tap device behind.
+      if (!qemu) await this.options.network?.releaseNic(id);
     }
   }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { stopAllVms } from '@novacron/agent';
 import { NovaCronClient } from '@novacron/client';
 import { loadConfig } from '@novacron/config';
 import { createLogger } from '@novacron/telemetry';
@@ -26,6 +27,8 @@ export async function startEmbeddedTestbed(
   const cleanup = async (embedded?: Embedded) => {
     await embedded?.close();
     await killMatching(dataDir.path);
+    // With QEMU gone, this removes the VMs' tap devices (they would outlive the folder).
+    await stopAllVms({ dataDir: dataDir.path, logger: createLogger({ level: 'silent' }) });
     await dataDir.remove();
   };
   let embedded: Embedded | undefined;

@@ -326,6 +326,32 @@ export async function startHostNetwork(
   }
 }
 
+/**
+ * `novacron down`: stops the dnsmasq this agent started and removes the tap devices of its VMs
+ * (their QEMUs are gone). The bridge stays, as Incus and libvirt leave theirs.
+ */
+export async function stopHostNetwork(
+  dir: string,
+  vmIds: string[],
+  logger: AgentLogger,
+): Promise<void> {
+  const pidFile = join(dir, 'dnsmasq.pid');
+  const pid = await readPid(pidFile);
+  const args = pid === null ? null : await processArgs(pid);
+  if (pid !== null && args && isDnsmasq(args) && args.includes(`--pid-file=${pidFile}`)) {
+    await terminate(pid);
+    logger.info({ pid }, 'stopped the dnsmasq of the VM bridge');
+  }
+  for (const id of vmIds) {
+    const tap = tapNameOf(id);
+    if (await exists(`/sys/class/net/${tap}`)) {
+      await ip(['link', 'del', 'dev', tap]).catch((error: unknown) => {
+        logger.warn({ vmId: id, tap, error: describe(error) }, 'cannot remove tap device');
+      });
+    }
+  }
+}
+
 async function checkPrerequisites(): Promise<void> {
   if (process.getuid?.() !== 0) {
     throw new DomainError(
@@ -452,20 +478,17 @@ async function dnsmasqServing(bridge: string): Promise<number | null> {
 }
 
 async function terminate(pid: number): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+  // A daemon that exited stays a zombie until its parent (often PID 1) reaps it: that is gone.
+  const alive = async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   };
-  if (!alive()) return;
+  if (!(await alive())) return;
   process.kill(pid, 'SIGTERM');
-  for (let waited = 0; waited < 3_000 && alive(); waited += 50) {
+  for (let waited = 0; waited < 3_000 && (await alive()); waited += 50) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (alive()) process.kill(pid, 'SIGKILL');
+  if (await alive()) process.kill(pid, 'SIGKILL');
 }
 
 function describe(error: unknown): string {

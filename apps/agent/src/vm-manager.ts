@@ -110,8 +110,6 @@ export class VmManager {
       }
       // A QEMU that is gone left its tap device behind.
       if (!qemu) await this.options.network?.releaseNic(id);
-      // A QEMU that is gone left its tap device behind.
-      if (!qemu) await this.options.network?.releaseNic(id);
     }
   }
 

@@ -91,12 +91,14 @@ describe('HostNetwork', () => {
     const nic = await network.prepareNic({ id: 'net-test-vm' });
     expect(nic).toEqual({
       tap: tapNameOf('net-test-vm'),
-      mac: expect.stringMatching(/^52:54:00:/),
+      mac: expect.stringMatching(/^52:54:00:/) as string,
     });
     expect(basename(await readlink(`/sys/class/net/${nic.tap}/master`))).toBe(BRIDGE);
     // Idempotent: a tap left behind is reused.
     expect(await network.prepareNic({ id: 'net-test-vm' })).toEqual(nic);
-    expect(await network.nicCounters('net-test-vm')).toMatchObject({ rxBytes: expect.any(Number) });
+    expect(await network.nicCounters('net-test-vm')).toMatchObject({
+      rxBytes: expect.any(Number) as number,
+    });
     await network.releaseNic('net-test-vm');
     await expect(readlink(`/sys/class/net/${nic.tap}`)).rejects.toThrow();
     expect(await network.nicCounters('net-test-vm')).toBeUndefined();

@@ -1,7 +1,13 @@
-import { access, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type {
   Accelerator,
+  AgentDirtyRateReply,
+  AgentIncomingReply,
+  AgentIncomingRequest,
+  AgentMigrationStatus,
+  AgentMigrationTuning,
+  AgentOutgoingRequest,
   AgentVmSpec,
   AgentVmStateChange,
   AgentVmStatus,
@@ -19,13 +25,30 @@ import {
   TINY_INITRD_FILE,
   TINY_KERNEL_FILE,
   vmStateOfRunState,
+  writeFileAtomic,
   type QemuExit,
 } from '@novacron/qemu';
-import { QmpError } from '@novacron/qmp';
+import { QmpCommandError, QmpError, type QmpClient } from '@novacron/qmp';
 import { readConsoleLogTail } from './console-log.js';
 import type { ImageSource } from './image-cache.js';
 import type { AgentLogger } from './logger.js';
+import {
+  addTlsCreds,
+  boundPort,
+  capabilitiesOf,
+  checkSettings,
+  isPostcopyStatus,
+  isRunningStatus,
+  measureDirtyRate,
+  parametersOf,
+  postcopyEnabled,
+  queryMigrate,
+  statusOfQueryMigrate,
+  tuningParameters,
+  type MigrationSide,
+} from './migration/qmp-migration.js';
 import type { VmNetwork } from './network/host-network.js';
+import { sharedDiskDir, vmDiskPath } from './paths.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
 
 export interface VmManagerOptions {
@@ -39,21 +62,34 @@ export interface VmManagerOptions {
   logger: AgentLogger;
   /** The host's VM network; without it VMs get no NIC. */
   network?: VmNetwork;
+  /**
+   * Live migration: the address this host is reached at in the cluster (the target's QEMU listens
+   * there) and the tls-creds-x509 folder made from the cluster identity. Without it the host
+   * refuses migrations.
+   */
+  migration?: { address: string; tlsDir: string | null };
 }
+
+/** This host's part in a live migration of the VM: sending it, or receiving it. */
+type MigrationRole = { role: 'source' } | { role: 'target'; uri: string; tlsHostname: string };
 
 interface VmEntry {
   spec: AgentVmSpec;
   qemu: QemuInstance | null;
   /** Set while an action moves the VM: what to report meanwhile. */
-  transition: Extract<VmState, 'starting' | 'stopping'> | null;
+  transition: Extract<VmState, 'starting' | 'stopping' | 'migrating'> | null;
   lastExit: RecordedExit | null;
   /** Settles once the last QEMU's exit is written to status.json. */
   exitRecorded: Promise<void>;
+  /** Set from the migration calls (and from QEMU's run state after a re-attach). */
+  migration?: MigrationRole | null;
 }
 
 const GiB = 1024 ** 3;
 const DEFAULT_STOP_TIMEOUT_S = 30;
 const STATUS_TIMEOUT_MS = 3_000;
+/** Marks a VM folder whose QEMU waits for an incoming migration, so a restarted agent knows. */
+const INCOMING_MARKER = 'incoming.json';
 
 /**
  * The VMs of this host: their specs on disk, their QEMU processes, and the actions on them.
@@ -88,10 +124,14 @@ export class VmManager {
       const qemu = await QemuInstance.attach({ vmId: id, files, logger });
       if (qemu) {
         this.adopt(id, entry, qemu);
+        entry.migration = await this.migrationRoleOf(id, qemu);
         logger.info(
-          { vmId: id, pid: qemu.pid, qmp: qemu.connected },
+          { vmId: id, pid: qemu.pid, qmp: qemu.connected, migration: entry.migration?.role },
           're-attached to running QEMU',
         );
+      } else if (await exists(join(files.dir, INCOMING_MARKER))) {
+        // An incoming QEMU that ended while nobody watched: the migration failed; abort forgets it.
+        entry.migration = { role: 'target', uri: '', tlsHostname: '' };
       } else if (entry.lastExit === null && (await readPidFile(files.pidFile)) !== null) {
         // No exit recorded, yet QEMU is gone and left its pidfile (a clean exit removes it):
         // it died while no agent watched it, so it crashed.
@@ -142,6 +182,9 @@ export class VmManager {
     }
     try {
       const { status } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
+      if (await this.isMigrating(id, entry, qemu, status)) {
+        return { id, state: 'migrating', pid: qemu.pid, reason: null };
+      }
       const { state, reason } = vmStateOfRunState(status);
       return { id, state, pid: qemu.pid, reason };
     } catch (error) {
@@ -154,6 +197,8 @@ export class VmManager {
   ensure(spec: AgentVmSpec): Promise<AgentVmStatus> {
     return this.queued(spec.id, async () => {
       const { stateDir } = this.options;
+      // A shared VM on a host without the shared pool is refused before anything is written.
+      this.diskPath(spec);
       await stateDir.writeSpec(spec);
       let entry = this.vms.get(spec.id);
       if (entry) entry.spec = spec;
@@ -167,8 +212,10 @@ export class VmManager {
         };
         this.vms.set(spec.id, entry);
       }
-      await this.ensureDisk(spec);
       const live = entry.qemu !== null && !entry.qemu.hasExited;
+      // A migration moves the VM; only its own calls may act on it meanwhile.
+      if (live && (await this.status(spec.id)).state === 'migrating') return this.status(spec.id);
+      await this.ensureDisk(spec);
       if (spec.desiredState === 'running' && !live) await this.start(spec.id, entry);
       if (spec.desiredState === 'stopped' && live) {
         await this.stop(spec.id, entry, { action: 'stop' });
@@ -181,6 +228,7 @@ export class VmManager {
     return this.queued(id, async () => {
       const entry = this.entry(id);
       const qemu = entry.qemu && !entry.qemu.hasExited ? entry.qemu : null;
+      if (qemu) await this.refuseWhileMigrating(id, change.action);
       switch (change.action) {
         case 'start':
           if (!qemu) {
@@ -207,11 +255,17 @@ export class VmManager {
     });
   }
 
-  /** DELETE: stops QEMU at once if it runs and removes the VM folder. Idempotent. */
+  /**
+   * DELETE: stops QEMU at once if it runs and removes the VM folder, and the disk in the shared
+   * pool of a VM this host knows. Idempotent. Refused while the VM migrates.
+   */
   delete(id: string): Promise<void> {
     return this.queued(id, async () => {
       const entry = this.vms.get(id);
       const qemu = entry?.qemu && !entry.qemu.hasExited ? entry.qemu : null;
+      if (qemu) await this.refuseWhileMigrating(id, 'delete');
+      // An incoming VM that failed here owns nothing: its disk belongs to the source.
+      const ownsSharedDisk = entry?.spec.pool === 'shared' && entry.migration?.role !== 'target';
       if (qemu) await qemu.quit();
       this.vms.delete(id);
       await entry?.exitRecorded;
@@ -224,7 +278,285 @@ export class VmManager {
       if (stray) await stray.quit();
       await this.options.network?.releaseNic(id);
       await this.options.stateDir.remove(id);
+      if (ownsSharedDisk) {
+        await rm(sharedDiskDir(this.options.stateDir.paths, id), { recursive: true, force: true });
+      }
     });
+  }
+
+  /**
+   * Target: starts QEMU with exactly the VM's command line plus `-incoming defer`, sets the
+   * migration capabilities and parameters both sides need, and listens on this host's cluster
+   * address (a port QEMU picks). A repeat call answers the same address.
+   */
+  migrationIncoming(request: AgentIncomingRequest): Promise<AgentIncomingReply> {
+    const { spec, settings } = request;
+    return this.queued(spec.id, async () => {
+      checkSettings(settings);
+      const migration = this.requireMigration();
+      const existing = this.vms.get(spec.id);
+      if (existing?.qemu && !existing.qemu.hasExited) {
+        const role = existing.migration;
+        if (role?.role === 'target' && role.uri !== '') {
+          return { uri: role.uri, tlsHostname: role.tlsHostname };
+        }
+        throw new DomainError(
+          'VM_INVALID_STATE',
+          `VM ${spec.id} already runs on this host; it cannot migrate here`,
+          { id: spec.id },
+        );
+      }
+      this.requireSharedDisk(spec.id, spec.pool);
+      const disk = this.diskPath(spec);
+      if (!(await exists(disk))) {
+        throw new DomainError(
+          'MIGRATION_NOT_POSSIBLE',
+          `the disk of VM ${spec.id} is not at ${disk} on this host: is the shared pool the same directory on every host?`,
+          { id: spec.id, disk },
+        );
+      }
+      if (settings.tls && migration.tlsDir === null) {
+        throw new DomainError('MIGRATION_NOT_POSSIBLE', 'this host has no TLS credentials');
+      }
+      const { stateDir } = this.options;
+      await stateDir.writeSpec(spec);
+      const files = stateDir.files(spec.id);
+      const entry: VmEntry = existing ?? {
+        spec,
+        qemu: null,
+        transition: null,
+        lastExit: null,
+        exitRecorded: Promise.resolve(),
+      };
+      entry.spec = spec;
+      entry.migration = { role: 'target', uri: '', tlsHostname: migration.address };
+      this.vms.set(spec.id, entry);
+      await writeFileAtomic(join(files.dir, INCOMING_MARKER), '{"role":"target"}\n');
+      try {
+        await this.launch(spec.id, entry, 'incoming');
+        const qmp = await this.requireQemu(entry).qmp();
+        await this.configureMigration(qmp, 'target', spec, settings);
+        await qmp.executeRaw('migrate-incoming', { uri: `tcp:${uriHost(migration.address)}:0` });
+        const port = boundPort(await queryMigrate(qmp));
+        if (port === null) {
+          throw new DomainError('QEMU_FAILED', 'QEMU did not say which port it listens on');
+        }
+        const uri = `tcp:${uriHost(migration.address)}:${port}`;
+        entry.migration = { role: 'target', uri, tlsHostname: migration.address };
+        this.options.logger.info({ vmId: spec.id, uri }, 'waiting for an incoming migration');
+        return { uri, tlsHostname: migration.address };
+      } catch (error) {
+        await this.forget(spec.id, entry);
+        throw asQemuFailure(error, 'preparing the incoming migration failed');
+      }
+    });
+  }
+
+  /** Source: sets capabilities and parameters, then `migrate`; answers once QEMU accepted. */
+  migrationOutgoing(id: string, request: AgentOutgoingRequest): Promise<AgentMigrationStatus> {
+    return this.queued(id, async () => {
+      const { settings } = request;
+      checkSettings(settings);
+      const migration = this.requireMigration();
+      const entry = this.entry(id);
+      this.requireSharedDisk(id, entry.spec.pool);
+      const qemu = this.requireRunning(id, this.liveQemu(entry), 'migrate');
+      const qmp = await qemu.qmp();
+      const current = statusOfQueryMigrate(await queryMigrate(qmp));
+      if (isRunningStatus(current.status)) return current;
+      const { status: runState } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
+      if (runState !== 'running' && runState !== 'paused') {
+        throw new DomainError('VM_INVALID_STATE', `cannot migrate VM ${id}: QEMU is ${runState}`, {
+          id,
+          runState,
+        });
+      }
+      if (settings.tls && migration.tlsDir === null) {
+        throw new DomainError('MIGRATION_NOT_POSSIBLE', 'this host has no TLS credentials');
+      }
+      await this.configureMigration(qmp, 'source', entry.spec, settings, request.tlsHostname);
+      entry.migration = { role: 'source' };
+      try {
+        await qmp.executeRaw('migrate', { uri: request.uri });
+        // QEMU answers `migrate` at once; a refused connection or TLS handshake shows as failed.
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const status = statusOfQueryMigrate(await queryMigrate(qmp));
+          if (status.status === 'failed') {
+            throw new DomainError(
+              'MIGRATION_FAILED',
+              `the migration of VM ${id} failed at the start: ${status.error ?? 'no reason given'}`,
+              { id, uri: request.uri },
+            );
+          }
+          if (status.status !== 'none' || Date.now() > deadline) {
+            this.options.logger.info({ vmId: id, uri: request.uri }, 'migration started');
+            return status;
+          }
+          await sleep(20);
+        }
+      } catch (error) {
+        entry.migration = null;
+        throw asQemuFailure(error, 'starting the migration failed', 'MIGRATION_FAILED');
+      }
+    });
+  }
+
+  /** query-migrate of this host's QEMU (source or target). */
+  async migrationStatus(id: string): Promise<AgentMigrationStatus> {
+    const entry = this.entry(id);
+    const qemu = this.liveQemu(entry);
+    if (!qemu) {
+      // The incoming QEMU exits when the stream breaks.
+      return entry.migration?.role === 'target'
+        ? { status: 'failed', error: entry.lastExit?.reason ?? 'the incoming QEMU exited' }
+        : { status: 'none' };
+    }
+    try {
+      return statusOfQueryMigrate(await queryMigrate(await qemu.qmp()));
+    } catch (error) {
+      throw asQemuFailure(error, 'query-migrate failed');
+    }
+  }
+
+  /** Source: migrate-set-parameters while the stream runs. */
+  async migrationTune(id: string, tuning: AgentMigrationTuning): Promise<AgentMigrationStatus> {
+    const entry = this.entry(id);
+    const qemu = this.requireRunning(id, this.liveQemu(entry), 'tune the migration of');
+    try {
+      const qmp = await qemu.qmp();
+      const parameters = tuningParameters(tuning);
+      if (Object.keys(parameters).length > 0) {
+        await qmp.executeRaw('migrate-set-parameters', parameters);
+      }
+      return statusOfQueryMigrate(await queryMigrate(qmp));
+    } catch (error) {
+      throw asQemuFailure(error, 'migrate-set-parameters failed');
+    }
+  }
+
+  /** Source: switches a running pre-copy to post-copy (postcopy-ram must have been set). */
+  async migrationPostcopy(id: string): Promise<AgentMigrationStatus> {
+    const entry = this.entry(id);
+    const qemu = this.requireRunning(id, this.liveQemu(entry), 'switch to post-copy');
+    try {
+      const qmp = await qemu.qmp();
+      const current = statusOfQueryMigrate(await queryMigrate(qmp));
+      if (isPostcopyStatus(current.status)) return current;
+      if (current.status !== 'active') {
+        throw new DomainError(
+          'VM_INVALID_STATE',
+          `no pre-copy migration of VM ${id} runs here (status ${current.status})`,
+          { id, status: current.status },
+        );
+      }
+      if (!(await postcopyEnabled(qmp))) {
+        throw new DomainError(
+          'VM_INVALID_STATE',
+          `the migration of VM ${id} started without postcopy-ram: it cannot switch to post-copy`,
+          { id },
+        );
+      }
+      await qmp.executeRaw('migrate-start-postcopy');
+      // The switch happens at the stream's next step: answer once it has (or the run ended).
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const status = statusOfQueryMigrate(await queryMigrate(qmp));
+        if (status.status !== 'active' || Date.now() > deadline) return status;
+        await sleep(20);
+      }
+    } catch (error) {
+      throw asQemuFailure(error, 'migrate-start-postcopy failed', 'MIGRATION_FAILED');
+    }
+  }
+
+  /**
+   * Abort. Source: migrate_cancel and wait until QEMU says cancelled (the guest keeps running
+   * here); refused once switched to post-copy. Target: quit the incoming QEMU and forget the VM
+   * (never its shared disk). Answers the final status: `completed` means it was too late.
+   */
+  migrationAbort(id: string): Promise<AgentMigrationStatus> {
+    return this.queued(id, async () => {
+      const entry = this.vms.get(id);
+      if (!entry) return { status: 'none' };
+      const qemu = this.liveQemu(entry);
+      if (!qemu) {
+        if (entry.migration?.role !== 'target') return { status: 'none' };
+        await this.forget(id, entry);
+        return { status: 'cancelled' };
+      }
+      const { status: runState } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
+      if (runState === 'inmigrate') {
+        await this.forget(id, entry);
+        return { status: 'cancelled' };
+      }
+      const qmp = await qemu.qmp();
+      let current = statusOfQueryMigrate(await queryMigrate(qmp));
+      if (isPostcopyStatus(current.status)) {
+        throw new DomainError(
+          'VM_INVALID_STATE',
+          `the migration of VM ${id} has switched to post-copy: it can no longer be cancelled`,
+          { id, status: current.status },
+        );
+      }
+      if (!isRunningStatus(current.status)) {
+        if (entry.migration?.role === 'source' && current.status !== 'completed') {
+          entry.migration = null;
+        }
+        return current;
+      }
+      await qmp.executeRaw('migrate_cancel');
+      const deadline = Date.now() + 30_000;
+      while (isRunningStatus(current.status)) {
+        if (Date.now() > deadline) {
+          throw new DomainError('QEMU_FAILED', `QEMU did not cancel the migration of VM ${id}`, {
+            id,
+            status: current.status,
+          });
+        }
+        await sleep(50);
+        current = statusOfQueryMigrate(await queryMigrate(qmp));
+      }
+      if (current.status !== 'completed') entry.migration = null;
+      this.options.logger.info({ vmId: id, status: current.status }, 'migration aborted');
+      return current;
+    });
+  }
+
+  /**
+   * Source, after success: QEMU sits in `postmigrate`; quit it and forget the VM here (never its
+   * shared disk). Refused while this QEMU still runs the guest or still sends it. Idempotent.
+   */
+  migrationComplete(id: string): Promise<void> {
+    return this.queued(id, async () => {
+      const entry = this.vms.get(id);
+      if (!entry) return;
+      const qemu = this.liveQemu(entry);
+      if (qemu) {
+        const { status: runState } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
+        const migrate = statusOfQueryMigrate(await queryMigrate(await qemu.qmp()));
+        if (runState !== 'postmigrate' || migrate.status !== 'completed') {
+          throw new DomainError(
+            'VM_INVALID_STATE',
+            `VM ${id} is ${runState} here (migration ${migrate.status}): the migration did not complete`,
+            { id, runState, status: migrate.status },
+          );
+        }
+        this.options.logger.info({ vmId: id }, 'migration completed; retiring this copy');
+      }
+      await this.forget(id, entry);
+    });
+  }
+
+  /** calc-dirty-rate on the running guest, over `seconds`. */
+  async dirtyRate(id: string, seconds: number): Promise<AgentDirtyRateReply> {
+    const entry = this.entry(id);
+    const qemu = this.requireRunning(id, this.liveQemu(entry), 'measure the dirty rate of');
+    try {
+      return await measureDirtyRate(await qemu.qmp(), seconds);
+    } catch (error) {
+      throw asQemuFailure(error, 'calc-dirty-rate failed');
+    }
   }
 
   /** The end of the VM's console.log (the serial output QEMU recorded). */
@@ -275,17 +607,32 @@ export class VmManager {
     }
   }
 
-  private async start(id: string, entry: VmEntry): Promise<void> {
+  private start(id: string, entry: VmEntry): Promise<void> {
+    return this.launch(id, entry, 'start');
+  }
+
+  /**
+   * The one QEMU launch path: a normal start, or a target waiting for a migration (the same
+   * command line, so the same machine, CPU and NIC, plus `-incoming defer`).
+   */
+  private async launch(id: string, entry: VmEntry, mode: 'start' | 'incoming'): Promise<void> {
     const { stateDir, logger } = this.options;
     const files = stateDir.files(id);
-    entry.transition = 'starting';
+    entry.transition = mode === 'incoming' ? 'migrating' : 'starting';
     try {
       const boot = await this.bootFiles(entry.spec);
       const nic = await this.options.network?.prepareNic(entry.spec);
-      const args = buildQemuArgs(entry.spec, { ...files, ...boot }, this.options.accelerator, {
-        ...(this.options.cpuModel === undefined ? {} : { cpuModel: this.options.cpuModel }),
-        ...(nic && { nic }),
-      });
+      const disk = this.diskPath(entry.spec);
+      const args = buildQemuArgs(
+        entry.spec,
+        { ...files, disk, ...boot },
+        this.options.accelerator,
+        {
+          ...(this.options.cpuModel === undefined ? {} : { cpuModel: this.options.cpuModel }),
+          ...(nic && { nic }),
+        },
+      );
+      if (mode === 'incoming') args.push('-incoming', 'defer');
       const qemu = await QemuInstance.launch({
         vmId: id,
         args,
@@ -381,8 +728,9 @@ export class VmManager {
 
   /** Kernel images get a blank qcow2 of diskGiB; disk images an overlay on the image's disk. */
   private async ensureDisk(spec: AgentVmSpec): Promise<void> {
-    const { disk } = this.options.stateDir.files(spec.id);
+    const disk = this.diskPath(spec);
     if (await exists(disk)) return;
+    await mkdir(dirname(disk), { recursive: true });
     const sizeBytes = spec.diskGiB * GiB;
     const temporary = `${disk}.creating`;
     if (spec.image.kind === 'kernel') {
@@ -399,6 +747,153 @@ export class VmManager {
     }
     // Created under another name and renamed: a crash never leaves a half-made disk in place.
     await rename(temporary, disk);
+  }
+
+  private diskPath(spec: Pick<AgentVmSpec, 'id' | 'pool'>): string {
+    return vmDiskPath(this.options.stateDir.paths, spec);
+  }
+
+  private liveQemu(entry: VmEntry): QemuInstance | null {
+    return entry.qemu && !entry.qemu.hasExited ? entry.qemu : null;
+  }
+
+  private requireQemu(entry: VmEntry): QemuInstance {
+    const qemu = this.liveQemu(entry);
+    if (!qemu) throw new DomainError('QEMU_FAILED', `QEMU of VM ${entry.spec.id} exited`);
+    return qemu;
+  }
+
+  private requireMigration(): { address: string; tlsDir: string | null } {
+    const { migration } = this.options;
+    if (!migration) {
+      throw new DomainError('MIGRATION_NOT_POSSIBLE', 'this agent was started without migration');
+    }
+    return migration;
+  }
+
+  /** Only memory moves: a disk in the host's own folder would stay behind (or be removed). */
+  private requireSharedDisk(id: string, pool: AgentVmSpec['pool']): void {
+    if (pool !== 'shared') {
+      throw new DomainError(
+        'MIGRATION_NOT_POSSIBLE',
+        `VM ${id} has its disk in the local pool; live migration needs the shared pool`,
+        { id, pool: pool ?? 'local' },
+      );
+    }
+  }
+
+  private async refuseWhileMigrating(id: string, action: string): Promise<void> {
+    if ((await this.status(id)).state === 'migrating') {
+      throw new DomainError(
+        'VM_INVALID_STATE',
+        `cannot ${action} VM ${id} while it migrates: abort or complete the migration first`,
+        { id, action, state: 'migrating' },
+      );
+    }
+  }
+
+  /**
+   * Whether the VM migrates now: a target waiting for or receiving the stream (`inmigrate`), a
+   * source that has handed over the guest (`postmigrate`, until `complete`), or a source whose
+   * stream runs. Clears the role once QEMU shows the migration over.
+   */
+  private async isMigrating(
+    id: string,
+    entry: VmEntry,
+    qemu: QemuInstance,
+    runState: string,
+  ): Promise<boolean> {
+    if (runState === 'inmigrate' || runState === 'postmigrate' || runState === 'finish-migrate') {
+      return true;
+    }
+    const role = entry.migration;
+    if (!role) return false;
+    if (role.role === 'target') {
+      // The guest runs here now.
+      entry.migration = null;
+      await rm(join(this.options.stateDir.files(id).dir, INCOMING_MARKER), { force: true });
+      return false;
+    }
+    const { status } = statusOfQueryMigrate(await queryMigrate(await qemu.qmp()));
+    if (isRunningStatus(status) || status === 'completed') return true;
+    entry.migration = null;
+    return false;
+  }
+
+  /** What a QEMU found running says of a migration in progress (after an agent restart). */
+  private async migrationRoleOf(id: string, qemu: QemuInstance): Promise<MigrationRole | null> {
+    if (!qemu.connected) return null;
+    try {
+      const { status } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
+      const info = await queryMigrate(await qemu.qmp());
+      if (status === 'inmigrate') {
+        const address = this.options.migration?.address ?? '';
+        const port = boundPort(info);
+        return {
+          role: 'target',
+          uri: port === null || address === '' ? '' : `tcp:${uriHost(address)}:${port}`,
+          tlsHostname: address,
+        };
+      }
+      const migrate = statusOfQueryMigrate(info);
+      if (status === 'postmigrate' || isRunningStatus(migrate.status)) return { role: 'source' };
+      return null;
+    } catch (error) {
+      this.options.logger.warn({ vmId: id, error: describe(error) }, 'cannot read migration state');
+      return null;
+    }
+  }
+
+  private async configureMigration(
+    qmp: QmpClient,
+    side: MigrationSide,
+    spec: AgentVmSpec,
+    settings: AgentIncomingRequest['settings'],
+    tlsHostname?: string,
+  ): Promise<void> {
+    const tlsDir = this.options.migration?.tlsDir ?? null;
+    try {
+      if (settings.tls && tlsDir !== null) {
+        await addTlsCreds(qmp, tlsDir, side === 'target' ? 'server' : 'client');
+      }
+      await qmp.executeRaw('migrate-set-capabilities', {
+        capabilities: capabilitiesOf(settings, side),
+      });
+      await qmp.executeRaw(
+        'migrate-set-parameters',
+        parametersOf(settings, side, {
+          memoryMiB: spec.memoryMiB,
+          ...(tlsHostname === undefined ? {} : { tlsHostname }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof QmpCommandError) {
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `QEMU refused the migration settings: ${error.desc}`,
+          { qmp: error.command },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Lets go of a VM that now lives elsewhere (or never arrived): quits its QEMU and removes this
+   * agent's VM folder. Never touches the shared pool: the disk belongs to the host running it.
+   */
+  private async forget(id: string, entry: VmEntry): Promise<void> {
+    const { stateDir } = this.options;
+    if (entry.spec.pool !== 'shared') {
+      throw new DomainError('VM_INVALID_STATE', `VM ${id} keeps its disk here; not forgetting it`, {
+        id,
+      });
+    }
+    const qemu = this.liveQemu(entry);
+    if (qemu) await qemu.quit();
+    if (this.vms.get(id) === entry) this.vms.delete(id);
+    await entry.exitRecorded;
+    await stateDir.remove(id);
   }
 
   private async queued<T>(id: string, action: () => Promise<T>): Promise<T> {
@@ -423,14 +918,27 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** An address inside a QEMU URI: IPv6 in brackets. */
+function uriHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function asQemuFailure(error: unknown, what: string): Error {
+function asQemuFailure(
+  error: unknown,
+  what: string,
+  code: 'QEMU_FAILED' | 'MIGRATION_FAILED' = 'QEMU_FAILED',
+): Error {
   if (error instanceof DomainError) return error;
   if (error instanceof QmpError) {
-    return new DomainError('QEMU_FAILED', `${what}: ${error.message}`, { qmp: error.code });
+    return new DomainError(code, `${what}: ${error.message}`, { qmp: error.code });
   }
   return error instanceof Error ? error : new Error(String(error));
 }

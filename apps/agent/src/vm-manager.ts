@@ -11,6 +11,7 @@ import type {
   AgentVmSpec,
   AgentVmStateChange,
   AgentVmStatus,
+  KeptDisk,
   VmState,
 } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
@@ -48,6 +49,7 @@ import {
   type MigrationSide,
 } from './migration/qmp-migration.js';
 import type { VmNetwork } from './network/host-network.js';
+import { keepVmDisk } from './kept-disks.js';
 import { sharedDiskDir, vmDiskPath } from './paths.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
 
@@ -257,9 +259,10 @@ export class VmManager {
 
   /**
    * DELETE: stops QEMU at once if it runs and removes the VM folder, and the disk in the shared
-   * pool of a VM this host knows. Idempotent. Refused while the VM migrates.
+   * pool of a VM this host knows. Idempotent. Refused while the VM migrates. With keepDisks the
+   * disk is moved to its pool's kept-disks folder first, and its new path returned.
    */
-  delete(id: string): Promise<void> {
+  delete(id: string, options: { keepDisks?: boolean } = {}): Promise<KeptDisk[]> {
     return this.queued(id, async () => {
       const entry = this.vms.get(id);
       const qemu = entry?.qemu && !entry.qemu.hasExited ? entry.qemu : null;
@@ -277,10 +280,16 @@ export class VmManager {
       });
       if (stray) await stray.quit();
       await this.options.network?.releaseNic(id);
+      // Kept before the folder goes: a local disk lives in it. Only a disk this host owns.
+      const kept =
+        options.keepDisks && (entry?.spec.pool !== 'shared' || ownsSharedDisk)
+          ? await keepVmDisk(this.options.stateDir.paths, entry?.spec ?? { id, name: id })
+          : [];
       await this.options.stateDir.remove(id);
       if (ownsSharedDisk) {
         await rm(sharedDiskDir(this.options.stateDir.paths, id), { recursive: true, force: true });
       }
+      return kept;
     });
   }
 

@@ -86,6 +86,13 @@ describe('HostNetwork', () => {
     expect(await pidsMatching(`--interface=${BRIDGE}`)).toEqual([]);
   });
 
+  it('starts one dnsmasq when two agents of a namespace start at the same moment', async () => {
+    const [one, two] = await Promise.all([options(), options()]);
+    const [a, b] = await Promise.all([HostNetwork.setUp(one), HostNetwork.setUp(two)]);
+    expect(a.dhcpServerPid).toBe(b.dhcpServerPid);
+    expect(await pidsMatching(`--interface=${BRIDGE}`)).toEqual([a.dhcpServerPid]);
+  });
+
   it('prepares a tap on the bridge for a VM and removes it again', async () => {
     const network = await HostNetwork.setUp(await options());
     const nic = await network.prepareNic({ id: 'net-test-vm' });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { access, constants, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { basename, join } from 'node:path';
 import type { AgentHostNetwork, AgentVmSpec, VmNicCounters } from '@novacron/api';
 import type { Config } from '@novacron/config';
@@ -211,6 +212,16 @@ export class HostNetwork implements VmNetwork {
    * is left alone and serves our VMs too.
    */
   private async ensureDnsmasq(): Promise<void> {
+    // Agents of one namespace that start together would otherwise both start a dnsmasq.
+    const lock = await namespaceLock(`novacron-dhcp-${this.options.bridge}`);
+    try {
+      await this.ensureDnsmasqLocked();
+    } finally {
+      await new Promise((resolve) => lock.close(resolve));
+    }
+  }
+
+  private async ensureDnsmasqLocked(): Promise<void> {
     const { dir, bridge, logger } = this.options;
     const binary = await dnsmasqBinary();
     const pidFile = join(dir, 'dnsmasq.pid');
@@ -475,6 +486,29 @@ async function dnsmasqServing(bridge: string): Promise<number | null> {
     if (serves && (await sameNetns(pid))) return pid;
   }
   return null;
+}
+
+/**
+ * A lock held by this process within its network namespace: an abstract unix socket, whose name
+ * is per namespace and which the kernel frees when the process dies.
+ */
+async function namespaceLock(name: string, timeoutMs = 15_000): Promise<Server> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const server = createServer();
+    const taken = await new Promise<boolean>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE') resolve(false);
+        else reject(error);
+      });
+      server.listen(`\0${name}`, () => resolve(true));
+    });
+    if (taken) return server;
+    if (Date.now() > deadline) {
+      throw new DomainError('AGENT_ERROR', `another process holds the lock ${name} for too long`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function terminate(pid: number): Promise<void> {

@@ -70,20 +70,30 @@ beforeAll(async () => {
     await mkdir(cached, { recursive: true });
     await copyFile(image.kernelPath, join(cached, TINY_KERNEL_FILE));
     await copyFile(image.initrdPath, join(cached, TINY_INITRD_FILE));
-    agents[key] = await startAgent({
-      config: {
-        agentHost: '127.0.0.1',
-        agentPort: 0,
-        accel: 'auto',
-        dataDir,
-        sharedPoolDir: join(temp.path, 'pool'),
-      },
-      logger: silent,
-      identity: { name, tls: hosts[key].tls },
-      probeImage: () => Promise.resolve(image),
-    });
+    agents[key] = await startHost(key);
   }
 }, 600_000);
+
+function startHost(key: 'a' | 'b'): Promise<RunningAgent> {
+  return startAgent({
+    config: {
+      agentHost: '127.0.0.1',
+      agentPort: 0,
+      accel: 'auto',
+      dataDir: hosts[key].dataDir,
+      sharedPoolDir: join(temp.path, 'pool'),
+    },
+    logger: silent,
+    identity: { name: hosts[key].name, tls: hosts[key].tls },
+    probeImage: () => Promise.resolve(image),
+  });
+}
+
+/** A new agent on the same data folder: QEMU keeps running, the agent re-attaches. */
+async function restart(key: 'a' | 'b'): Promise<void> {
+  await agents[key]?.close();
+  agents[key] = await startHost(key);
+}
 
 afterAll(async () => {
   for (const agent of Object.values(agents)) await agent.close().catch(() => undefined);
@@ -281,8 +291,10 @@ describe('live migration between two agents', () => {
   it('moves the running guest to the other host with pre-copy over TLS', async () => {
     const result = await migrate('a', 'b', settings());
     expect(result.targetPid).not.toBe(result.sourcePid);
-    // The source's QEMU waits in postmigrate: the VM must not be started or stopped meanwhile.
-    expect((await vmStatus('a')).state).toBe('migrating');
+    // The source's QEMU waits in postmigrate, also as a restarted agent finds it: the VM must not
+    // be started or stopped meanwhile.
+    await restart('a');
+    expect(await vmStatus('a')).toMatchObject({ state: 'migrating', pid: result.sourcePid });
     const refused = await call<ErrorBody>('a', 'POST', `/v1/vms/${VM}/state`, { action: 'resume' });
     expect(refused.status).toBe(409);
 
@@ -378,6 +390,17 @@ describe('live migration between two agents', () => {
       maxDowntimeMs: 100,
     });
     expect(tuned.status).toBe(200);
+    // Both agents restart mid-stream: they find their QEMUs and report them truthfully.
+    await restart('a');
+    await restart('b');
+    expect(await vmStatus('a')).toMatchObject({ state: 'migrating', pid: before.pid });
+    expect((await vmStatus('b')).state).toBe('migrating');
+    expect((await migrationOf('a')).status).toBe('active');
+    const repeat = await call<AgentIncomingReply>('b', 'POST', `/v1/vms/${VM}/migration/incoming`, {
+      spec: spec(),
+      settings: settings({ maxBandwidthBytes: 2 * MiB }),
+    });
+    expect(repeat.body.uri).toBe(incoming.body.uri);
     const postcopy = await call<ErrorBody>('a', 'POST', `/v1/vms/${VM}/migration/postcopy`);
     expect(postcopy.status).toBe(409);
     // Deleting a migrating VM is refused: its disk would go with it.

@@ -489,12 +489,21 @@ export class VmManager {
       const entry = this.vms.get(id);
       if (!entry) return { status: 'none' };
       const qemu = this.liveQemu(entry);
-      if (!qemu) {
+      // An incoming QEMU ends by itself when the source cancels: it may be exiting right now.
+      const runState = qemu
+        ? await qemu.queryStatus(STATUS_TIMEOUT_MS).then(
+            (info) => info.status,
+            async (error: unknown) => {
+              if (await qemu.waitForExit(2_000)) return null;
+              throw asQemuFailure(error, 'query-status failed');
+            },
+          )
+        : null;
+      if (!qemu || runState === null) {
         if (entry.migration?.role !== 'target') return { status: 'none' };
         await this.forget(id, entry);
         return { status: 'cancelled' };
       }
-      const { status: runState } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
       if (runState === 'inmigrate') {
         await this.forget(id, entry);
         return { status: 'cancelled' };

@@ -189,7 +189,12 @@ function invalidJson(schema: Schema): fc.Arbitrary<unknown> {
       options.push(fc.string({ maxLength: 8 }), fc.boolean(), fc.constant([1]));
       if (s.type === 'integer') options.push(fc.double({ noInteger: true, noNaN: true }));
       if (typeof s.minimum === 'number') options.push(fc.integer({ max: s.minimum - 1 }));
-      if (typeof s.maximum === 'number') options.push(fc.integer({ min: s.maximum + 1 }));
+      if (typeof s.maximum === 'number') {
+        // fc.integer stays within 32 bits; a larger bound gets its first value past it.
+        options.push(
+          s.maximum < 2 ** 31 - 1 ? fc.integer({ min: s.maximum + 1 }) : fc.constant(s.maximum + 1),
+        );
+      }
       break;
     }
     case 'boolean':

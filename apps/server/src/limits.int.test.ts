@@ -142,4 +142,23 @@ describe('limits on a real listener', () => {
     const ok = await exchange(requestHead('GET', '/api/v1/hosts', { connection: 'close' }));
     expect(ok.answer).toMatch(/^HTTP\/1\.1 200 /);
   });
+
+  it('keeps a long-poll wait open past the idle timeout and answers it', async () => {
+    // A create whose agent call hangs: its operation stays running for the whole wait.
+    const held = server.agent.hold();
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/vms',
+      headers: server.auth,
+      payload: { name: 'waited', image: 'tiny' },
+    });
+    await held;
+    const id = created.json<{ id: string }>().id;
+    const waited = await exchange(
+      requestHead('GET', `/api/v1/operations/${id}/wait?timeout=6`, { connection: 'close' }),
+    );
+    server.agent.release();
+    expect(waited.answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(waited.elapsedMs).toBeGreaterThanOrEqual(5500);
+  });
 });

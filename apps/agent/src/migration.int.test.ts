@@ -440,6 +440,32 @@ describe('live migration between two agents', () => {
     );
   });
 
+  it('refuses to send to a target whose certificate does not name the address dialled', async () => {
+    const before = await vmStatus('a');
+    const incoming = await call<AgentIncomingReply>(
+      'b',
+      'POST',
+      `/v1/vms/${VM}/migration/incoming`,
+      {
+        spec: spec(),
+        settings: settings(),
+      },
+    );
+    const outgoing = await call<ErrorBody>('a', 'POST', `/v1/vms/${VM}/migration/outgoing`, {
+      uri: incoming.body.uri,
+      tlsHostname: '10.255.255.254',
+      settings: settings(),
+    });
+    expect(outgoing.status).toBe(502);
+    expect(outgoing.body.error.code).toBe('MIGRATION_FAILED');
+    expect(outgoing.body.error.message).toMatch(/hostname/i);
+    expect(await vmStatus('a')).toMatchObject({ state: 'running', pid: before.pid });
+    expect(
+      (await call<AgentMigrationStatus>('b', 'DELETE', `/v1/vms/${VM}/migration`)).body,
+    ).toEqual({ status: 'cancelled' });
+    expect((await call<ErrorBody>('b', 'GET', `/v1/vms/${VM}`)).status).toBe(404);
+  });
+
   it('a host without the shared pool refuses a shared VM; delete removes the shared disk', async () => {
     // Host b again, now without the pool setting.
     await agents.b?.close();

@@ -90,7 +90,7 @@ export function rawQemuArgs(imageDir, memoryMiB, serial = 'stdio') {
  * `novacron up` as a separate process in a fresh data directory (the test image cache linked
  * in), logged in as admin. `close()` stops it and removes the directory.
  */
-export async function startUp(password = 'bench-password') {
+export async function startUp(password = 'bench-password', options = {}) {
   const work = await mkdtemp(join(tmpdir(), 'nc-bench-'));
   const dataDir = join(work, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -106,19 +106,23 @@ export async function startUp(password = 'bench-password') {
     NOVACRON_ACCEL: 'tcg',
     NOVACRON_ADMIN_PASSWORD: password,
     NOVACRON_LOG_LEVEL: 'warn',
+    ...options.env,
   };
   const children = [];
   const run = (args, extraEnv = {}) => {
     const child = spawn(process.execPath, [cliBin, ...args], {
       env: { ...env, ...extraEnv },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.log = '';
     child.stderr.on('data', (c) => (child.log += c.toString()));
+    // The JSON log lines (pino writes to standard output).
+    child.out = '';
+    child.stdout.on('data', (c) => (child.out += c.toString()));
     children.push(child);
     return child;
   };
-  const up = run(['up']);
+  const up = run(options.upArgs ?? ['up']);
   const close = async () => {
     for (const child of children.reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
@@ -143,7 +147,7 @@ export async function startUp(password = 'bench-password') {
     const baseUrl = `http://127.0.0.1:${apiPort}`;
     const { accessToken } = await new NovaCronClient({ baseUrl }).login('admin', password);
     const client = new NovaCronClient({ baseUrl, token: accessToken });
-    return { work, dataDir, env, client, run, close };
+    return { work, dataDir, env, client, run, close, up };
   } catch (error) {
     await close();
     throw error;

@@ -32,6 +32,8 @@ import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
 import { registerVmList } from './routes/vms/list.js';
 import { registerVmMetrics } from './routes/vms/metrics.js';
+import { registerVmMigrate } from './routes/vms/migrate.js';
+import { registerVmMigratePlan } from './routes/vms/migrate-plan.js';
 import { registerVmPatch } from './routes/vms/patch.js';
 import { registerVmVnc } from './routes/vms/vnc.js';
 import { validatorCompiler } from './validation.js';
@@ -47,6 +49,8 @@ const ROUTES = [
   registerVmDelete,
   registerVmConsoleOutput,
   registerVmMetrics,
+  registerVmMigrate,
+  registerVmMigratePlan,
   registerVmConsoleStream,
   registerVmVnc,
   registerHostList,

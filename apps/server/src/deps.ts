@@ -15,6 +15,7 @@ import type { OperationRunner } from './services/operations.js';
 import type { ImageService } from './services/images.js';
 import type { LiveEvents } from './services/live-events.js';
 import type { MetricsService } from './services/metrics.js';
+import type { MigrationService } from './services/migrations.js';
 import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
 
@@ -34,6 +35,8 @@ export interface ServerDeps {
   metrics?: MetricsService;
   /** Live (unstored) events for the event stream; without it, streams carry stored events only. */
   live?: LiveEvents;
+  /** Live migration; without it (tests of other routes), a migration is refused. */
+  migrations?: MigrationService;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
 }

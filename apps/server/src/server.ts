@@ -22,6 +22,7 @@ import { Reconciler } from './services/reconciler.js';
 import { ImageService } from './services/images.js';
 import { MetricsService } from './services/metrics.js';
 import { LiveEvents, publishMetricsSamples } from './services/live-events.js';
+import { MigrationService } from './services/migrations.js';
 import { VmService } from './services/vms.js';
 
 export interface ServerOptions {
@@ -95,7 +96,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       (agentUrl, hostName) => new HttpsAgentClient(agentUrl, hostName, trust.identity),
       { hostTimeoutSeconds: config.hostTimeoutSeconds },
     );
-    const vms = new VmService(store, hosts, operations);
+    const vms = new VmService(store, hosts, operations, { defaultPool: config.defaultPool });
+    const migrations = new MigrationService(
+      store,
+      vms,
+      hosts,
+      operations,
+      logger,
+      {
+        maxBandwidthBytes: config.migrationMaxBandwidthBytes,
+        maxDowntimeMs: config.migrationMaxDowntimeMs,
+        tls: config.migrationTls,
+      },
+      (vm, progress) =>
+        live.publish('migration.progress', { kind: 'vm', id: vm.id, name: vm.name }, progress, {
+          project: vm.project,
+        }),
+    );
     const images = new ImageService(store, operations, imageDir);
     const reconciler = new Reconciler(vms, clock, logger);
     hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
@@ -108,6 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       hosts,
       operations,
       vms,
+      migrations,
       images,
       readiness,
       trust,
@@ -157,6 +175,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Operations a previous process left unfinished: resumed or rolled back from their phase.
     const recovered = await operations.recover({
       ...vms.recoveryPlans(),
+      ...migrations.recoveryPlans(),
       ...images.recoveryPlans(),
     });
     if (recovered.resumed + recovered.rolledBack > 0) {

@@ -109,6 +109,8 @@ export type QemuMigrationStatus = (typeof QEMU_MIGRATION_STATUSES)[number];
 /** One reading of query-migrate on a host; absent numbers are ones QEMU did not report. */
 export const AgentMigrationStatus = Type.Object({
   status: QemuMigrationStatus,
+  /** QEMU's run state (query-status) at the same moment: running, paused, inmigrate, postmigrate... */
+  runState: Type.Optional(Type.String()),
   totalTimeMs: Type.Optional(Type.Number()),
   downtimeMs: Type.Optional(Type.Number()),
   expectedDowntimeMs: Type.Optional(Type.Number()),
@@ -192,6 +194,11 @@ export type AgentDirtyRateRequest = Static<typeof AgentDirtyRateRequest>;
 export const AgentDirtyRateReply = Type.Object({
   dirtyRateBytes: Type.Number(),
   measuredSeconds: Type.Number(),
+  /**
+   * Guest RAM the QEMU process holds resident: pages the guest never touched are not, and
+   * migrate as zero pages at almost no cost. Absent when the agent cannot read it.
+   */
+  residentBytes: Type.Optional(Type.Number()),
 });
 export type AgentDirtyRateReply = Static<typeof AgentDirtyRateReply>;
 

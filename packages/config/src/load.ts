@@ -35,6 +35,11 @@ function defaults(env: Env): Config {
     metricsIntervalMs: 5000,
     clusterSubnet: '10.77.0.0/24',
     clusterPrefix: 'nc',
+    defaultPool: 'local',
+    // QEMU's own default cap; a link measured faster can be given with the setting.
+    migrationMaxBandwidthBytes: 128 * 1024 * 1024,
+    migrationMaxDowntimeMs: 300,
+    migrationTls: true,
     agentName:
       hostname()
         .toLowerCase()
@@ -60,7 +65,11 @@ const NUMERIC: readonly (keyof Config)[] = [
   'metricsIntervalMs',
   'agentCpus',
   'agentMemoryMiB',
+  'migrationMaxBandwidthBytes',
+  'migrationMaxDowntimeMs',
 ];
+
+const BOOLEAN: readonly (keyof Config)[] = ['migrationTls'];
 
 /**
  * Loads the configuration once: defaults < NOVACRON_* environment < explicit overrides (flags).
@@ -71,7 +80,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   for (const [key, name] of Object.entries(ENV_NAMES) as [keyof Config, string][]) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    fromEnv[key] = NUMERIC.includes(key) ? Number(raw) : raw;
+    fromEnv[key] = NUMERIC.includes(key)
+      ? Number(raw)
+      : BOOLEAN.includes(key)
+        ? booleanOf(raw)
+        : raw;
   }
   const merged: Record<string, unknown> = { ...defaults(env), ...fromEnv };
   for (const [key, value] of Object.entries(overrides))
@@ -103,4 +116,12 @@ export function environmentWith(
   env: Env = process.env,
 ): Record<string, string | undefined> {
   return { ...env, ...extra };
+}
+
+/** `true`/`1`/`yes`/`on` and their opposites; anything else is left for the schema to refuse. */
+function booleanOf(raw: string): boolean | string {
+  const text = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  return raw;
 }

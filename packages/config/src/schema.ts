@@ -35,6 +35,13 @@ export const ConfigSchema = Type.Object({
   /** `novacron up --hosts N`: the bridge's subnet and the prefix of its bridge and namespaces. */
   clusterSubnet: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.0/\\d{1,2}$' }),
   clusterPrefix: Type.String({ pattern: '^[a-z][a-z0-9]{0,5}$' }),
+  /** Pool of a new VM's disk when the create does not say (docs/adr/0013-live-migration.md). */
+  defaultPool: Type.Union([Type.Literal('local'), Type.Literal('shared')]),
+  /** Cluster defaults of a live migration: bytes/s on the stream, longest switch-over pause. */
+  migrationMaxBandwidthBytes: Type.Integer({ minimum: 1024 * 1024 }),
+  migrationMaxDowntimeMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
+  /** TLS on migration streams unless a migration switches it off. */
+  migrationTls: Type.Boolean(),
   /** Name this machine's agent registers as. */
   agentName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')]),
@@ -78,6 +85,10 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   sharedPoolDir: 'NOVACRON_SHARED_POOL_DIR',
   clusterSubnet: 'NOVACRON_CLUSTER_SUBNET',
   clusterPrefix: 'NOVACRON_CLUSTER_PREFIX',
+  defaultPool: 'NOVACRON_DEFAULT_POOL',
+  migrationMaxBandwidthBytes: 'NOVACRON_MIGRATION_MAX_BANDWIDTH',
+  migrationMaxDowntimeMs: 'NOVACRON_MIGRATION_MAX_DOWNTIME_MS',
+  migrationTls: 'NOVACRON_MIGRATION_TLS',
   agentName: 'NOVACRON_AGENT_NAME',
   accel: 'NOVACRON_ACCEL',
   vmNetwork: 'NOVACRON_VM_NETWORK',

@@ -48,7 +48,8 @@ export async function startCluster(
   await createTestbed(layout);
   await writeFile(join(config.dataDir, LAYOUT_FILE), `${JSON.stringify(layout, null, 2)}\n`);
   const server = await startServer({
-    config,
+    // Every host here sees the shared pool, so VMs go there unless created with --pool local.
+    config: { ...config, defaultPool: 'shared' },
     logger: logger.child({ process: 'server' }),
     clusterHost: layout.serverAddress,
     ...(options.imageCacheDir === undefined ? {} : { imageCacheDir: options.imageCacheDir }),

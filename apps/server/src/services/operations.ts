@@ -10,6 +10,7 @@ import type { Logger } from '@novacron/telemetry';
 import { toDomainError } from '../errors.js';
 
 export interface OperationContext {
+  readonly operationId: string;
   /** Records the step the operation is in, so progress is visible and a restart knows where it was. */
   phase(name: string, progress: number): Promise<void>;
   /**
@@ -243,6 +244,7 @@ export class OperationRunner {
     refuseCancel: (reason: string) => void,
   ): Promise<void> {
     const context: OperationContext = {
+      operationId: id,
       signal,
       phase: async (phase, progress) => {
         await this.store.operations.update(id, { phase, progress }, { onlyUnfinished: true });

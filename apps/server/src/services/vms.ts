@@ -204,6 +204,14 @@ export class VmService {
     project?: string,
   ): Promise<Operation> {
     const vm = await this.get(idOrName, project);
+    if (vm.state === 'migrating') {
+      // Two hosts hold the guest until the migration ends: cancel it first.
+      throw new DomainError(
+        'VM_INVALID_STATE',
+        `VM '${vm.name}' is migrating: cancel its migration first`,
+        { state: vm.state },
+      );
+    }
     if (
       !options.force &&
       (vm.state === 'running' || vm.state === 'paused' || vm.state === 'starting')

@@ -18,7 +18,8 @@ export function registerOperationWait(app: ServerApp, deps: ServerDeps): void {
     async (request) => {
       const seconds = request.query.timeout ?? DEFAULT_WAIT_SECONDS;
       // The connection is silent while the operation runs: give it longer than the idle timeout.
-      request.raw.socket.setTimeout((seconds + 10) * 1000);
+      // (Injected requests in tests have a socket without timers.)
+      request.raw.socket?.setTimeout?.((seconds + 10) * 1000);
       const operation = await deps.operations.wait(request.params.id, seconds * 1000);
       if (operation === undefined) {
         throw new DomainError('OPERATION_NOT_FOUND', `operation '${request.params.id}' not found`);

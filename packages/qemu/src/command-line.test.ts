@@ -101,7 +101,7 @@ describe('buildQemuArgs', () => {
       'tap,id=net0,ifname=nct0123456789ab,script=no,downscript=no',
     ]);
     expect(values(args, '-device')).toContain(
-      'virtio-net-pci,id=net0-dev,netdev=net0,mac=52:54:00:12:ab:ef,bus=pcie.0,addr=0x4',
+      'virtio-net-pci,id=net0-dev,netdev=net0,mac=52:54:00:12:ab:ef,bus=pcie.0,addr=0x4,romfile=',
     );
     for (const bad of [
       { tap: 'tap0,script=/x', mac: nic.mac },

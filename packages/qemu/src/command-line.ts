@@ -128,12 +128,13 @@ export function buildQemuArgs(
   );
 
   if (options.nic) {
-    // No vhost: there is no /dev/vhost-net on the hosts this runs on.
+    // No vhost: there is no /dev/vhost-net on the hosts this runs on. No option ROM: nothing
+    // boots from the network, and SeaBIOS would run iPXE's ROM at every start (slow under TCG).
     args.push(
       '-netdev',
       `tap,id=net0,ifname=${options.nic.tap},script=no,downscript=no`,
       '-device',
-      `virtio-net-pci,id=net0-dev,netdev=net0,mac=${options.nic.mac},bus=pcie.0,addr=0x4`,
+      `virtio-net-pci,id=net0-dev,netdev=net0,mac=${options.nic.mac},bus=pcie.0,addr=0x4,romfile=`,
     );
   }
 

@@ -33,6 +33,8 @@ export interface LaunchQemuOptions {
   /** Default deadline of QMP commands (default 30 s). */
   qmpCommandTimeoutMs?: number;
   logger?: QemuLogger;
+  /** Called right after the spawn, before QMP answers (the guest boots from here on). */
+  onSpawn?: () => void;
 }
 
 export interface AttachQemuOptions {
@@ -118,6 +120,7 @@ export class QemuInstance {
       await log.close();
     }
     child.unref();
+    options.onSpawn?.();
 
     let childExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     const childExited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(

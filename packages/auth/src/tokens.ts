@@ -1,5 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { jwtVerify, SignJWT, errors } from 'jose';
+import type * as Jose from 'jose';
+
+// Loaded on first use: processes that never sign or verify a token (the agent) do not carry it.
+let jose: Promise<typeof Jose> | undefined;
+const loadJose = () => (jose ??= import('jose'));
 
 export interface AccessClaims {
   /** User id. */
@@ -32,6 +36,7 @@ export class AccessTokens {
   async issue(claims: AccessClaims, now: Date): Promise<{ token: string; expiresAt: Date }> {
     const issuedAt = Math.floor(now.getTime() / 1000);
     const expiresAt = new Date((issuedAt + this.ttlSeconds) * 1000);
+    const { SignJWT } = await loadJose();
     const token = await new SignJWT({
       username: claims.username,
       role: claims.role,
@@ -47,6 +52,7 @@ export class AccessTokens {
   }
 
   async verify(token: string, now: Date): Promise<AccessClaims> {
+    const { jwtVerify, errors } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, this.key, {
         issuer: ISSUER,

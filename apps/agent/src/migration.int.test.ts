@@ -466,6 +466,34 @@ describe('live migration between two agents', () => {
     expect((await call<ErrorBody>('b', 'GET', `/v1/vms/${VM}`)).status).toBe(404);
   });
 
+  it('measures the dirty rate of a guest that writes memory', async () => {
+    const asked = 24;
+    const dirty: AgentVmSpec = {
+      ...spec(),
+      id: 'dirty1',
+      name: 'dirty1',
+      kernelArgs: `workload=dirty dirty_mib_s=${asked} wss_mib=64`,
+      pool: 'local',
+    };
+    await call('a', 'PUT', '/v1/vms/dirty1', dirty);
+    const files = join(hosts.a.dataDir, 'agent', 'vms', 'dirty1', 'console.log');
+    await waitFor(
+      'the guest to write memory',
+      async () =>
+        ((await readFile(files, 'utf8')).match(/^DIRTY /gm) ?? []).length >= 2 || undefined,
+      90_000,
+    );
+    const rate = await call<AgentDirtyRateReply>('a', 'POST', '/v1/vms/dirty1/dirty-rate', {
+      seconds: 2,
+    });
+    expect(rate.body.measuredSeconds).toBe(2);
+    expect(rate.body.dirtyRateBytes).toBeGreaterThan(0);
+    console.info(
+      `migration: guest asked to dirty ${asked} MiB/s; QEMU measured ${rate.body.dirtyRateBytes / MiB} MiB/s`,
+    );
+    expect((await call('a', 'DELETE', '/v1/vms/dirty1')).status).toBe(204);
+  });
+
   it('a host without the shared pool refuses a shared VM; delete removes the shared disk', async () => {
     // Host b again, now without the pool setting.
     await agents.b?.close();

@@ -361,7 +361,10 @@ export class VmManager {
     });
   }
 
-  /** Source: sets capabilities and parameters, then `migrate`; answers once QEMU accepted. */
+  /**
+   * Source: sets capabilities and parameters, then `migrate`; answers once the stream is
+   * connected (status `active`, or later), or a failure.
+   */
   migrationOutgoing(id: string, request: AgentOutgoingRequest): Promise<AgentMigrationStatus> {
     return this.queued(id, async () => {
       const { settings } = request;
@@ -387,7 +390,8 @@ export class VmManager {
       entry.migration = { role: 'source' };
       try {
         await qmp.executeRaw('migrate', { uri: request.uri });
-        // QEMU answers `migrate` at once; a refused connection or TLS handshake shows as failed.
+        // QEMU answers `migrate` at once; the stream leaves `setup` once connected (TLS handshake
+        // done), and a refused connection or certificate shows as failed.
         const deadline = Date.now() + 10_000;
         for (;;) {
           const status = statusOfQueryMigrate(await queryMigrate(qmp));
@@ -398,7 +402,7 @@ export class VmManager {
               { id, uri: request.uri },
             );
           }
-          if (status.status !== 'none' || Date.now() > deadline) {
+          if ((status.status !== 'none' && status.status !== 'setup') || Date.now() > deadline) {
             this.options.logger.info({ vmId: id, uri: request.uri }, 'migration started');
             return status;
           }

@@ -49,6 +49,7 @@ import {
   type MigrationSide,
 } from './migration/qmp-migration.js';
 import type { VmNetwork } from './network/host-network.js';
+import { StartSteps } from './start-steps.js';
 import { keepVmDisk } from './kept-disks.js';
 import { sharedDiskDir, vmDiskPath } from './paths.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
@@ -198,6 +199,7 @@ export class VmManager {
   /** PUT: records the spec, creates the disk, and drives QEMU to the desired state. */
   ensure(spec: AgentVmSpec): Promise<AgentVmStatus> {
     return this.queued(spec.id, async () => {
+      const steps = new StartSteps();
       const { stateDir } = this.options;
       // A shared VM on a host without the shared pool is refused before anything is written.
       this.diskPath(spec);
@@ -217,8 +219,13 @@ export class VmManager {
       const live = entry.qemu !== null && !entry.qemu.hasExited;
       // A migration moves the VM; only its own calls may act on it meanwhile.
       if (live && (await this.status(spec.id)).state === 'migrating') return this.status(spec.id);
-      await this.ensureDisk(spec);
-      if (spec.desiredState === 'running' && !live) await this.start(spec.id, entry);
+      steps.lap('spec');
+      if (spec.desiredState === 'running' && !live) {
+        // The disk is made while the start prepares the rest (image, tap device).
+        await this.start(spec.id, entry, steps, steps.track('disk', this.ensureDisk(spec)));
+      } else {
+        await this.ensureDisk(spec);
+      }
       if (spec.desiredState === 'stopped' && live) {
         await this.stop(spec.id, entry, { action: 'stop' });
       }
@@ -629,21 +636,37 @@ export class VmManager {
     }
   }
 
-  private start(id: string, entry: VmEntry): Promise<void> {
-    return this.launch(id, entry, 'start');
+  private start(
+    id: string,
+    entry: VmEntry,
+    steps = new StartSteps(),
+    diskReady: Promise<void> = Promise.resolve(),
+  ): Promise<void> {
+    return this.launch(id, entry, 'start', steps, diskReady);
   }
 
   /**
    * The one QEMU launch path: a normal start, or a target waiting for a migration (the same
    * command line, so the same machine, CPU and NIC, plus `-incoming defer`).
    */
-  private async launch(id: string, entry: VmEntry, mode: 'start' | 'incoming'): Promise<void> {
+  private async launch(
+    id: string,
+    entry: VmEntry,
+    mode: 'start' | 'incoming',
+    steps = new StartSteps(),
+    diskReady: Promise<void> = Promise.resolve(),
+  ): Promise<void> {
     const { stateDir, logger } = this.options;
     const files = stateDir.files(id);
     entry.transition = mode === 'incoming' ? 'migrating' : 'starting';
     try {
-      const boot = await this.bootFiles(entry.spec);
-      const nic = await this.options.network?.prepareNic(entry.spec);
+      // Independent steps, side by side (each costs a spawn or a few file system calls); all
+      // settle before a failure is acted on, so that none is left running behind the error.
+      const image = steps.track('image', this.bootFiles(entry.spec));
+      const tap = steps.track('nic', Promise.resolve(this.options.network?.prepareNic(entry.spec)));
+      await Promise.allSettled([image, tap, diskReady]);
+      const [boot, nic] = await Promise.all([image, tap, diskReady]);
+      steps.lap('prepare');
       const disk = this.diskPath(entry.spec);
       const args = buildQemuArgs(
         entry.spec,
@@ -661,10 +684,16 @@ export class VmManager {
         files,
         logger,
         ...(this.options.qemuBinary === undefined ? {} : { qemuBinary: this.options.qemuBinary }),
+        onSpawn: () => steps.lap('spawn'),
       });
+      steps.lap('qmp');
       entry.lastExit = null;
       await stateDir.clearExit(id);
       this.adopt(id, entry, qemu);
+      logger.info(
+        { vmId: id, name: entry.spec.name, mode, pid: qemu.pid, steps: steps.steps },
+        'VM started',
+      );
     } catch (error) {
       await this.options.network?.releaseNic(id);
       const reason = describe(error);

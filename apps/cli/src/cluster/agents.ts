@@ -3,6 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@novacron/telemetry';
+import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS } from '../agent-runtime.js';
 import { inNamespace, type TestbedLayout } from './netns.js';
 
 /** The `novacron` command this process runs as, to start agents with. */
@@ -47,9 +48,12 @@ export class AgentSupervisor {
       spec.host.address,
       ...(spec.joinToken === undefined ? [] : ['--join', spec.joinToken]),
     ];
-    const [command, commandArgs] = inNamespace(spec.host.namespace, process.execPath, args);
+    const [command, commandArgs] = inNamespace(spec.host.namespace, process.execPath, [
+      ...AGENT_NODE_FLAGS,
+      ...args,
+    ]);
     const child = spawn(command, commandArgs, {
-      env: spec.env,
+      env: { ...spec.env, ...AGENT_MALLOC_ENV },
       stdio: ['ignore', log.fd, log.fd],
     });
     await log.close();

@@ -48,6 +48,7 @@ import {
   tuningParameters,
   type MigrationSide,
 } from './migration/qmp-migration.js';
+import { guestRamResidentBytes } from './migration/guest-ram.js';
 import type { VmNetwork } from './network/host-network.js';
 import { StartSteps } from './start-steps.js';
 import { keepVmDisk } from './kept-disks.js';
@@ -433,7 +434,12 @@ export class VmManager {
         : { status: 'none' };
     }
     try {
-      return statusOfQueryMigrate(await queryMigrate(await qemu.qmp()));
+      const qmp = await qemu.qmp();
+      const [info, { status: runState }] = await Promise.all([
+        queryMigrate(qmp),
+        qmp.execute('query-status'),
+      ]);
+      return { ...statusOfQueryMigrate(info), runState };
     } catch (error) {
       throw asQemuFailure(error, 'query-migrate failed');
     }
@@ -582,7 +588,11 @@ export class VmManager {
     const entry = this.entry(id);
     const qemu = this.requireRunning(id, this.liveQemu(entry), 'measure the dirty rate of');
     try {
-      return await measureDirtyRate(await qemu.qmp(), seconds);
+      const [measured, residentBytes] = await Promise.all([
+        measureDirtyRate(await qemu.qmp(), seconds),
+        guestRamResidentBytes(qemu.pid, entry.spec.memoryMiB),
+      ]);
+      return residentBytes === undefined ? measured : { ...measured, residentBytes };
     } catch (error) {
       throw asQemuFailure(error, 'calc-dirty-rate failed');
     }

@@ -33,11 +33,15 @@ function errorOf(fn: () => unknown): { code: string; message: string } {
 }
 
 describe('choose', () => {
-  it('takes pre-copy for a quiet guest, without post-copy readiness', () => {
+  it('takes pre-copy for a quiet guest, ready to switch should it stall all the same', () => {
     expect(choose(guest({ dirtyRateBytes: 10 * MiB }))).toMatchObject({
       strategy: 'precopy',
-      postcopyReady: false,
+      postcopyReady: true,
       feasible: true,
+    });
+    expect(choose(guest({ dirtyRateBytes: 10 * MiB }), { postcopyAllowed: false })).toMatchObject({
+      strategy: 'precopy',
+      postcopyReady: false,
     });
   });
 
@@ -115,7 +119,7 @@ describe('migrationSettings', () => {
   it('fills the cluster defaults and resolves auto', () => {
     expect(run({}).settings).toEqual({
       strategy: 'precopy',
-      postcopyReady: false,
+      postcopyReady: true,
       maxBandwidthBytes: 128 * MiB,
       maxDowntimeMs: 300,
       multifdChannels: 0,
@@ -171,7 +175,11 @@ describe('migrationSettings', () => {
 
   it("drops the cluster's multifd defaults when the run may need post-copy, keeps them otherwise", () => {
     const d = { ...defaults, multifdChannels: 4, compression: 'zstd' as const };
-    expect(run({}, 10, d).settings).toMatchObject({ multifdChannels: 4, compression: 'zstd' });
+    expect(run({ strategy: 'precopy' }, 10, d).settings).toMatchObject({
+      multifdChannels: 4,
+      compression: 'zstd',
+    });
+    expect(run({}, 10, d).settings).toMatchObject({ postcopyReady: true, multifdChannels: 0 });
     expect(run({}, 400, d).settings).toMatchObject({
       strategy: 'postcopy',
       postcopyReady: true,

@@ -109,8 +109,12 @@ export async function startUp(password = 'bench-password', options = {}) {
     ...options.env,
   };
   const children = [];
-  const run = (args, extraEnv = {}) => {
-    const child = spawn(process.execPath, [cliBin, ...args], {
+  // `asProgram`: through the bin's `#!` line and the settings it carries, as a user starts it.
+  const run = (args, extraEnv = {}, { asProgram = false } = {}) => {
+    const [command, commandArgs] = asProgram
+      ? [cliBin, args]
+      : [process.execPath, [cliBin, ...args]];
+    const child = spawn(command, commandArgs, {
       env: { ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -48,7 +48,7 @@ import {
   tuningParameters,
   type MigrationSide,
 } from './migration/qmp-migration.js';
-import { guestRamResidentBytes } from './migration/guest-ram.js';
+import { guestRamDataBytes } from './migration/guest-ram.js';
 import type { VmNetwork } from './network/host-network.js';
 import { StartSteps } from './start-steps.js';
 import { keepVmDisk } from './kept-disks.js';
@@ -588,11 +588,11 @@ export class VmManager {
     const entry = this.entry(id);
     const qemu = this.requireRunning(id, this.liveQemu(entry), 'measure the dirty rate of');
     try {
-      const [measured, residentBytes] = await Promise.all([
+      const [measured, dataBytes] = await Promise.all([
         measureDirtyRate(await qemu.qmp(), seconds),
-        guestRamResidentBytes(qemu.pid, entry.spec.memoryMiB),
+        guestRamDataBytes(qemu.pid, entry.spec.memoryMiB),
       ]);
-      return residentBytes === undefined ? measured : { ...measured, residentBytes };
+      return dataBytes === undefined ? measured : { ...measured, dataBytes };
     } catch (error) {
       throw asQemuFailure(error, 'calc-dirty-rate failed');
     }

@@ -195,10 +195,10 @@ export const AgentDirtyRateReply = Type.Object({
   dirtyRateBytes: Type.Number(),
   measuredSeconds: Type.Number(),
   /**
-   * Guest RAM the QEMU process holds resident: pages the guest never touched are not, and
-   * migrate as zero pages at almost no cost. Absent when the agent cannot read it.
+   * Guest RAM that holds data (not zero), estimated from pages sampled evenly over the RAM: zero
+   * pages migrate for almost nothing. Absent when the agent cannot read it.
    */
-  residentBytes: Type.Optional(Type.Number()),
+  dataBytes: Type.Optional(Type.Number()),
 });
 export type AgentDirtyRateReply = Static<typeof AgentDirtyRateReply>;
 

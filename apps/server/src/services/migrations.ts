@@ -591,9 +591,9 @@ export class MigrationService {
       dirtyRateBytes: measured.dirtyRateBytes,
       bandwidthBytes: maxBandwidthBytes,
       maxDowntimeMs,
-      ...(measured.residentBytes === undefined
+      ...(measured.dataBytes === undefined
         ? {}
-        : { zeroPageFraction: 1 - Math.min(1, measured.residentBytes / memoryBytes) }),
+        : { zeroPageFraction: 1 - Math.min(1, measured.dataBytes / memoryBytes) }),
     });
     const planningTimeMs = performance.now() - started;
     const chosen = migrationSettings({}, this.defaults, predictions).settings.strategy;

@@ -663,6 +663,8 @@ function requireMovable(vm: Vm): string {
 async function waitForTarget(target: AgentPort, vmId: string) {
   const deadline = performance.now() + 10_000;
   for (;;) {
+    // Its own reading first: the agent learns there that the stream completed.
+    await target.migrationStatus(vmId).catch(() => undefined);
     const observed = (await target.listVms()).find((s) => s.id === vmId);
     if (observed?.state !== 'migrating' || performance.now() > deadline) return observed;
     await sleep(POLL_MS / 4);

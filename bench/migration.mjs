@@ -16,7 +16,7 @@ const MiB = 1024 * 1024;
 const PREFIX = 'ncb';
 const SUBNET = '10.199.30.0/24';
 /** A run that has not completed by then is cancelled and counts as not completed. */
-const RAW_TIMEOUT_MS = 90_000;
+const RAW_TIMEOUT_MS = 45_000;
 
 const CASES = {
   idle: { title: 'idle', kernelArgs: '', bandwidthMiB: 128 },
@@ -101,6 +101,11 @@ async function rawMigrate(work, imageDir, source, toHost, strategy, bandwidthMiB
     }
     if (info.status === 'failed' || performance.now() > deadline) {
       await source.qmp.executeRaw('migrate_cancel').catch(() => undefined);
+      // The next run may set capabilities only once this one has ended.
+      await waitUntil(async () => {
+        const { status } = await source.qmp.executeRaw('query-migrate');
+        return status !== 'cancelling' && status !== 'active' && status !== 'setup';
+      }, 30_000);
       await stopQemu(target);
       return { qemu: source, outcome: null };
     }

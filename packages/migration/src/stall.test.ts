@@ -76,6 +76,29 @@ describe('observeMigration', () => {
     expect(state.escalated).toBe('postcopy');
   });
 
+  it('switches at once when QEMU measures the guest outrunning the stream after the first pass', () => {
+    const outrun = { dirtyRateBytes: 140 * MiB, throughputMbps: 128 * 8.388608 };
+    const { actions, verdicts } = feed({ strategy: 'precopy', postcopyReady: true }, [
+      { iteration: 1, remainingBytes: 150 * MiB, transferredBytes: 100 * MiB, ...outrun },
+      { iteration: 2, remainingBytes: 96 * MiB, transferredBytes: 300 * MiB, ...outrun },
+      { iteration: 3, remainingBytes: 96 * MiB, transferredBytes: 400 * MiB, ...outrun },
+    ]);
+    expect(actions).toEqual(['continue', 'escalate:postcopy', 'continue']);
+    expect((verdicts[1] as { reason: string }).reason).toMatch(/dirtying 140 MiB\/s/);
+    // Slower than the stream, or not ready for post-copy: the usual window decides.
+    const slower = { dirtyRateBytes: 60 * MiB, throughputMbps: 128 * 8.388608 };
+    expect(
+      feed({ strategy: 'precopy', postcopyReady: true }, [
+        { iteration: 2, remainingBytes: 96 * MiB, transferredBytes: 300 * MiB, ...slower },
+      ]).actions,
+    ).toEqual(['continue']);
+    expect(
+      feed({ strategy: 'precopy', postcopyReady: false }, [
+        { iteration: 2, remainingBytes: 96 * MiB, transferredBytes: 300 * MiB, ...outrun },
+      ]).actions,
+    ).toEqual(['continue']);
+  });
+
   it('gives up on a stall with nothing to try', () => {
     const n = DEFAULT_STALL_POLICY.windowIterations;
     const { verdicts } = feed({ strategy: 'precopy', postcopyReady: false }, stuck(2, n + 1));

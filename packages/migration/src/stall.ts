@@ -21,6 +21,12 @@ export interface StallPolicy {
   initialThrottleIncrement: number;
   /** QEMU's max-cpu-throttle: once reached, raising the increment changes nothing. */
   maxThrottlePercent: number;
+  /**
+   * After the first pass, a pre-copy whose guest QEMU measures dirtying at least this share of
+   * what the stream sends cannot converge: it switches to post-copy at once (when ready) instead
+   * of waiting out the window.
+   */
+  outrunRatio: number;
 }
 
 export const DEFAULT_STALL_POLICY: StallPolicy = Object.freeze({
@@ -31,6 +37,7 @@ export const DEFAULT_STALL_POLICY: StallPolicy = Object.freeze({
   maxThrottleRaises: 3,
   initialThrottleIncrement: 10,
   maxThrottlePercent: 99,
+  outrunRatio: 1,
 });
 
 /**
@@ -155,6 +162,31 @@ export function observeMigration(
 
   const remaining = reading.remainingBytes;
   if (remaining === undefined || reading.status !== 'active') return keep({ action: 'continue' });
+  const sentBytesPerSecond =
+    reading.throughputMbps === undefined ? undefined : (reading.throughputMbps * 1e6) / 8;
+  if (
+    state.strategy === 'precopy' &&
+    state.postcopyReady &&
+    !state.postcopyRequested &&
+    iteration >= 2 &&
+    sentBytesPerSecond !== undefined &&
+    sentBytesPerSecond > 0 &&
+    reading.dirtyRateBytes !== undefined &&
+    reading.dirtyRateBytes >= sentBytesPerSecond * policy.outrunRatio
+  ) {
+    const rate = (bytes: number) => `${(bytes / MIB).toFixed(0)} MiB/s`;
+    return keep(
+      {
+        action: 'escalate',
+        to: 'postcopy',
+        planned: false,
+        reason:
+          `QEMU measures the guest dirtying ${rate(reading.dirtyRateBytes)}, as fast as the ` +
+          `stream sends (${rate(sentBytesPerSecond)}): pre-copy cannot converge; switching to post-copy`,
+      },
+      { ...state, postcopyRequested: true, escalated: 'postcopy' },
+    );
+  }
   const here = {
     remainingBytes: remaining,
     transferredBytes: reading.transferredBytes,

@@ -197,38 +197,45 @@ async function main() {
       const rows = [];
       // Raw peer: one guest, moved back and forth between the namespaces.
       for (const strategy of RAW_STRATEGIES) {
-        let qemu = await bareQemu(
-          work,
-          imageDir,
-          host1.namespace,
-          `src-${key}-${strategy}`,
-          c.kernelArgs,
-          false,
-        );
-        await waitUntil(
-          async () => (await readFile(qemu.log, 'utf8')).includes('HEARTBEAT 3 '),
-          60_000,
-          200,
-        );
-        let at = host1;
         const outcomes = [];
-        for (let i = 0; i < runs; i++) {
-          const to = at === host1 ? host2 : host1;
-          const moved = await rawMigrate(
+        let qemu;
+        try {
+          qemu = await bareQemu(
             work,
             imageDir,
-            qemu,
-            to,
-            strategy,
-            c.bandwidthMiB,
+            host1.namespace,
+            `src-${key}-${strategy}`,
             c.kernelArgs,
-            counter++,
+            false,
           );
-          outcomes.push(moved.outcome);
-          qemu = moved.qemu;
-          if (moved.outcome !== null) at = to;
+          await waitUntil(
+            async () => (await readFile(qemu.log, 'utf8')).includes('HEARTBEAT 3 '),
+            60_000,
+            200,
+          );
+          let at = host1;
+          for (let i = 0; i < runs; i++) {
+            const to = at === host1 ? host2 : host1;
+            const moved = await rawMigrate(
+              work,
+              imageDir,
+              qemu,
+              to,
+              strategy,
+              c.bandwidthMiB,
+              c.kernelArgs,
+              counter++,
+            );
+            outcomes.push(moved.outcome);
+            qemu = moved.qemu;
+            if (moved.outcome !== null) at = to;
+          }
+        } catch (error) {
+          // A peer run that breaks is reported, not allowed to end the benchmark.
+          console.log(`  raw ${strategy} (${key}) stopped: ${error.message}`);
+          while (outcomes.length < runs) outcomes.push(null);
         }
-        await stopQemu(qemu);
+        if (qemu) await stopQemu(qemu).catch(() => undefined);
         rows.push({ ...summary(`raw QMP (peer), TLS off`, outcomes), strategy });
       }
       // NovaCron: the same guest through the API, strategy auto.

@@ -23,8 +23,8 @@ export interface StallPolicy {
   maxThrottlePercent: number;
   /**
    * After the first pass, a pre-copy whose guest QEMU measures dirtying at least this share of
-   * what the stream sends cannot converge: it switches to post-copy at once (when ready) instead
-   * of waiting out the window.
+   * what the stream sends cannot converge in useful time (each pass leaves 90 % of the last): it
+   * switches to post-copy at once (when ready) instead of waiting out the window.
    */
   outrunRatio: number;
 }
@@ -37,7 +37,7 @@ export const DEFAULT_STALL_POLICY: StallPolicy = Object.freeze({
   maxThrottleRaises: 3,
   initialThrottleIncrement: 10,
   maxThrottlePercent: 99,
-  outrunRatio: 1,
+  outrunRatio: 0.9,
 });
 
 /**

@@ -1,22 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdir, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Host, Vm } from '@novacron/api';
-import {
-  CommandRunner,
-  freePort,
-  killMatching,
-  makeTempDir,
-  pidsMatching,
-  repoRoot,
-  stopCommand,
-  testCacheDir,
-  waitFor,
-  waitForOutput,
-  type RunningCommand,
-} from '@novacron/testkit';
+import { pidsMatching, waitFor, type CommandRunner } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { namespaceOf, startClusterTestbed, type ClusterTestbed } from './testing.js';
 
 // `novacron up --hosts 3`: a real cluster on one machine, each agent and its QEMUs in a network
 // namespace of its own, joined over a bridge with tokens and mutual TLS.
@@ -24,14 +11,8 @@ const run = promisify(execFile);
 const PREFIX = 'nce';
 const SUBNET = '10.199.10.0/24';
 
-let dir: Awaited<ReturnType<typeof makeTempDir>>;
+let testbed: ClusterTestbed;
 let cli: CommandRunner;
-let up: RunningCommand;
-
-async function namespaceOf(pid: number): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'identify', String(pid)]);
-  return stdout.trim();
-}
 
 async function hosts(): Promise<Host[]> {
   return JSON.parse(await cli.ok(['host', 'list', '-o', 'json'])) as Host[];
@@ -42,37 +23,18 @@ async function vm(name: string): Promise<Vm> {
 }
 
 beforeAll(async () => {
-  dir = await makeTempDir();
-  const dataDir = join(dir.path, 'data');
-  await mkdir(dataDir, { recursive: true });
-  await symlink(join(testCacheDir, 'tiny-image'), join(dataDir, 'cache'));
-  const apiPort = await freePort();
-  cli = new CommandRunner(join(repoRoot, 'apps/cli/bin/novacron.js'), {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: dir.path,
-    XDG_CONFIG_HOME: join(dir.path, 'config'),
-    NOVACRON_DATA_DIR: dataDir,
-    NOVACRON_API_PORT: String(apiPort),
-    NOVACRON_WS_PORT: String(await freePort()),
-    NOVACRON_CLUSTER_PORT: String(await freePort()),
-    NOVACRON_CLUSTER_SUBNET: SUBNET,
-    NOVACRON_CLUSTER_PREFIX: PREFIX,
-    NOVACRON_ACCEL: 'tcg',
-    NOVACRON_ADMIN_PASSWORD: 'cluster-e2e',
-    NOVACRON_HOST_TIMEOUT: '4',
-    NOVACRON_HEARTBEAT_INTERVAL_MS: '1000',
-    NOVACRON_LOG_LEVEL: 'warn',
+  testbed = await startClusterTestbed({
+    hosts: 3,
+    prefix: PREFIX,
+    subnet: SUBNET,
+    password: 'cluster-e2e',
+    env: { NOVACRON_HOST_TIMEOUT: '4' },
   });
-  up = cli.start(['up', '--hosts', '3']);
-  await waitForOutput(up, 'NovaCron is up', 180_000);
-  await cli.ok(['login', '--password-stdin'], 'cluster-e2e\n');
+  cli = testbed.cli;
 });
 
 afterAll(async () => {
-  if (up !== undefined) await stopCommand(up, 'SIGTERM');
-  await cli?.run(['down']);
-  await killMatching(dir.path);
-  await dir.remove();
+  await testbed?.close();
 });
 
 describe('a cluster on one machine', () => {

@@ -1,38 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdir, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Operation, Vm } from '@novacron/api';
-import {
-  CommandRunner,
-  freePort,
-  killMatching,
-  makeTempDir,
-  pidsMatching,
-  repoRoot,
-  stopCommand,
-  testCacheDir,
-  waitFor,
-  waitForOutput,
-  type RunningCommand,
-} from '@novacron/testkit';
+import { pidsMatching, waitFor, type CommandRunner } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { namespaceOf, startClusterTestbed, type ClusterTestbed } from './testing.js';
 
 // Live migration on `novacron up --hosts 2`: two agents in two network namespaces, disks on the
 // shared pool, QEMU streaming straight from one namespace to the other over the bridge.
-const run = promisify(execFile);
 const PREFIX = 'ncm';
 const SUBNET = '10.199.20.0/24';
 const MiB = 1024 * 1024;
 
-let dir: Awaited<ReturnType<typeof makeTempDir>>;
+let testbed: ClusterTestbed;
 let cli: CommandRunner;
-let up: RunningCommand;
-
-async function namespaceOf(pid: number): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'identify', String(pid)]);
-  return stdout.trim();
-}
 
 async function vm(name: string): Promise<Vm> {
   return JSON.parse(await cli.ok(['vm', 'get', name, '-o', 'json'])) as Vm;
@@ -98,28 +76,13 @@ async function expectMoved(name: string, to: string, args: string[]) {
 }
 
 beforeAll(async () => {
-  dir = await makeTempDir();
-  const dataDir = join(dir.path, 'data');
-  await mkdir(dataDir, { recursive: true });
-  await symlink(join(testCacheDir, 'tiny-image'), join(dataDir, 'cache'));
-  cli = new CommandRunner(join(repoRoot, 'apps/cli/bin/novacron.js'), {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: dir.path,
-    XDG_CONFIG_HOME: join(dir.path, 'config'),
-    NOVACRON_DATA_DIR: dataDir,
-    NOVACRON_API_PORT: String(await freePort()),
-    NOVACRON_WS_PORT: String(await freePort()),
-    NOVACRON_CLUSTER_PORT: String(await freePort()),
-    NOVACRON_CLUSTER_SUBNET: SUBNET,
-    NOVACRON_CLUSTER_PREFIX: PREFIX,
-    NOVACRON_ACCEL: 'tcg',
-    NOVACRON_ADMIN_PASSWORD: 'migration-e2e',
-    NOVACRON_HEARTBEAT_INTERVAL_MS: '1000',
-    NOVACRON_LOG_LEVEL: 'warn',
+  testbed = await startClusterTestbed({
+    hosts: 2,
+    prefix: PREFIX,
+    subnet: SUBNET,
+    password: 'migration-e2e',
   });
-  up = cli.start(['up', '--hosts', '2']);
-  await waitForOutput(up, 'NovaCron is up', 180_000);
-  await cli.ok(['login', '--password-stdin'], 'migration-e2e\n');
+  cli = testbed.cli;
   await Promise.all([
     cli.ok(['vm', 'create', 'idle', '--image', 'tiny', '--host', 'host1', '--wait']),
     cli.ok([
@@ -140,10 +103,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  if (up !== undefined) await stopCommand(up, 'SIGTERM');
-  await cli?.run(['down']);
-  await killMatching(dir.path);
-  await dir.remove();
+  await testbed?.close();
 });
 
 describe('live migration between two hosts', () => {

@@ -65,10 +65,8 @@ interface MigrationRecord {
   settings: AgentMigrationSettings;
   /** The state the VM had before: where a rollback returns it. */
   before: 'running' | 'paused';
-  planningTimeMs: number;
-  /** The plan's predictions (wire form), kept for the result. */
+  /** The plan's predictions (wire form) and planning time, kept for the result. */
   plan: Pick<MigrationPlan, 'from' | 'to' | 'predictions' | 'planningTimeMs'>;
-  converges: boolean;
   reason: string;
   uri?: string;
   escalated?: 'postcopy' | 'throttle' | null;
@@ -211,9 +209,8 @@ export class MigrationService {
 
   private async watchAfterRestart(vm: Vm, record: MigrationRecord, context: OperationContext) {
     const source = await this.agent(record.from);
-    const target = await this.agent(record.to);
     try {
-      return await this.watch(vm, record, source, target, context);
+      return await this.watch(vm, record, source, context);
     } catch (error) {
       if (record.switched) return this.settleAfterSwitch(vm, record, context, error);
       throw new DomainError(
@@ -272,9 +269,7 @@ export class MigrationService {
         to: targetHost.name,
         settings,
         before,
-        planningTimeMs,
         plan: { from, to, predictions, planningTimeMs },
-        converges: choice.feasible,
         reason: choice.reason,
         escalated: null,
       };
@@ -296,7 +291,7 @@ export class MigrationService {
         tlsHostname: incoming.tlsHostname,
         settings,
       });
-      return await this.watch(vm, record, source, target, context, (next) => {
+      return await this.watch(vm, record, source, context, (next) => {
         record = next;
       });
     } catch (error) {
@@ -325,7 +320,6 @@ export class MigrationService {
     vm: Vm,
     record: MigrationRecord,
     source: AgentPort,
-    target: AgentPort,
     context: OperationContext,
     recorded: (record: MigrationRecord) => void = () => undefined,
   ): Promise<Record<string, unknown>> {
@@ -350,7 +344,7 @@ export class MigrationService {
           continue;
         }
         // The source is gone: whichever side runs the guest now owns it.
-        return this.settleWithoutSource(vm, record, target, context, error);
+        return this.settleWithoutSource(vm, record, context, error);
       }
 
       if (status.status === 'completed') return this.finish(vm, record, context, status);
@@ -476,9 +470,23 @@ export class MigrationService {
   }
 
   /**
+   * When the source can no longer be asked: the target's own reading says whether the guest
+   * arrived; if it did, the migration is finished. Null when it did not (or cannot say).
+   */
+  private async finishIfArrived(
+    vm: Vm,
+    record: MigrationRecord,
+    context: OperationContext,
+  ): Promise<Record<string, unknown> | null> {
+    const target = await this.agent(record.to).catch(() => null);
+    const status = await target?.migrationStatus(vm.id).catch(() => null);
+    return status?.status === 'completed' ? this.finish(vm, record, context, null) : null;
+  }
+
+  /**
    * Something failed after the post-copy switch: the source can no longer take the guest back, so
-   * nothing is cancelled. If the target runs the guest, the migration is finished; otherwise the
-   * VM is marked unknown with the reason, for an operator (the post-copy risk, ADR 13).
+   * nothing is cancelled. Unless the target runs the guest, the VM is marked unknown with the
+   * reason, for an operator (the post-copy risk, ADR 13).
    */
   private async settleAfterSwitch(
     vm: Vm,
@@ -486,9 +494,8 @@ export class MigrationService {
     context: OperationContext,
     cause: unknown,
   ): Promise<Record<string, unknown>> {
-    const target = await this.agent(record.to).catch(() => null);
-    const status = await target?.migrationStatus(vm.id).catch(() => null);
-    if (status?.status === 'completed') return this.finish(vm, record, context, null);
+    const finished = await this.finishIfArrived(vm, record, context);
+    if (finished !== null) return finished;
     const why = toDomainError(cause).message;
     await this.store.vms
       .update(vm.id, {
@@ -507,12 +514,11 @@ export class MigrationService {
   private async settleWithoutSource(
     vm: Vm,
     record: MigrationRecord,
-    target: AgentPort,
     context: OperationContext,
     cause: unknown,
   ): Promise<Record<string, unknown>> {
-    const status = await target.migrationStatus(vm.id).catch(() => null);
-    if (status?.status === 'completed') return this.finish(vm, record, context, status);
+    const finished = await this.finishIfArrived(vm, record, context);
+    if (finished !== null) return finished;
     throw new DomainError(
       'MIGRATION_FAILED',
       `host ${record.from} stopped answering during the migration (${toDomainError(cause).message})`,

@@ -50,7 +50,8 @@ describe('restart policy with real QEMU', () => {
     const never = await createRunning('mortal', 'never');
     expect(always).toMatchObject({ state: 'running', restartPolicy: 'always', restarts: 0 });
     const first = await qemuPid(always);
-    await readyMarkers('phoenix', 1);
+    // Both guests fully up (their QEMUs long attached to) before either is killed.
+    await Promise.all([readyMarkers('phoenix', 1), readyMarkers('mortal', 1)]);
 
     process.kill(first, 'SIGKILL');
     process.kill(await qemuPid(never), 'SIGKILL');

@@ -617,7 +617,7 @@ for (const database of databases) {
 
       const ids = async (labels: Record<string, string>) =>
         (await store.vms.list({ project, labels })).items.map((vm) => vm.id);
-      expect(await ids({ env: 'prod' })).toEqual([web.id, db.id]);
+      expect((await ids({ env: 'prod' })).sort()).toEqual([web.id, db.id].sort());
       expect(await ids({ env: 'prod', tier: 'web' })).toEqual([web.id]);
       expect(await ids({ 'odd key': 'a=b' })).toEqual([web.id]);
       expect(await ids({ tier: 'cache' })).toEqual([]);

@@ -617,21 +617,23 @@ for (const database of databases) {
 
       const ids = async (labels: Record<string, string>) =>
         (await store.vms.list({ project, labels })).items.map((vm) => vm.id);
-      expect((await ids({ env: 'prod' })).sort()).toEqual([web.id, db.id].sort());
+      // Listed by creation time, then id: two VMs made in the same millisecond come in id order.
+      const prod = await ids({ env: 'prod' });
+      expect([...prod].sort()).toEqual([web.id, db.id].sort());
       expect(await ids({ env: 'prod', tier: 'web' })).toEqual([web.id]);
       expect(await ids({ 'odd key': 'a=b' })).toEqual([web.id]);
       expect(await ids({ tier: 'cache' })).toEqual([]);
       expect(await ids({ nokey: '' })).toEqual([]);
       // Pagination and a label filter together.
       const first = await store.vms.list({ project, labels: { env: 'prod' }, limit: 1 });
-      expect(first.items.map((vm) => vm.id)).toEqual([web.id]);
+      expect(first.items.map((vm) => vm.id)).toEqual([prod[0]]);
       const second = await store.vms.list({
         project,
         labels: { env: 'prod' },
         limit: 1,
         cursor: first.nextCursor ?? '',
       });
-      expect(second.items.map((vm) => vm.id)).toEqual([db.id]);
+      expect(second.items.map((vm) => vm.id)).toEqual([prod[1]]);
       expect(second.nextCursor).toBeNull();
 
       const at = '2030-01-01T00:00:00.000Z';

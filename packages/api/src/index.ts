@@ -145,3 +145,16 @@ export {
   QemuMigrationStatus,
   type ConcreteMigrationStrategy,
 } from './migration.js';
+export {
+  ConstraintStrength,
+  SCHEDULER_POLICIES,
+  SchedulerPolicy,
+  VmPlacement,
+} from './placement.js';
+export {
+  SchedulerCandidate,
+  SchedulerExplainRequest,
+  SchedulerExplanation,
+  SchedulerFilterResult,
+  SchedulerRemoval,
+} from './scheduler.js';

@@ -42,6 +42,12 @@ export const ERROR_CODES = [
   'HEADERS_TOO_LARGE',
   'RATE_LIMITED',
   'SLOW_CONSUMER',
+  'QUOTA_EXCEEDED',
+  'PROJECT_NAME_TAKEN',
+  'PROJECT_NOT_EMPTY',
+  'USER_NOT_FOUND',
+  'USER_NAME_TAKEN',
+  'TOKEN_NOT_FOUND',
   'INTERNAL',
 ] as const;
 
@@ -76,6 +82,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'JOIN_TOKEN_INVALID':
       return 401;
     case 'FORBIDDEN':
+    case 'QUOTA_EXCEEDED':
       return 403;
     case 'ROUTE_NOT_FOUND':
     case 'VM_NOT_FOUND':
@@ -83,6 +90,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IMAGE_NOT_FOUND':
     case 'PROJECT_NOT_FOUND':
     case 'OPERATION_NOT_FOUND':
+    case 'USER_NOT_FOUND':
+    case 'TOKEN_NOT_FOUND':
       return 404;
     case 'VM_NAME_TAKEN':
     case 'IMAGE_NAME_TAKEN':
@@ -94,6 +103,9 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_CANCELLED':
     case 'OPERATION_NOT_CANCELLABLE':
     case 'MIGRATION_NOT_POSSIBLE':
+    case 'PROJECT_NAME_TAKEN':
+    case 'PROJECT_NOT_EMPTY':
+    case 'USER_NAME_TAKEN':
       return 409;
     case 'REQUEST_TIMEOUT':
       return 408;

@@ -65,6 +65,33 @@ export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from '
 export { Image, ImageImport, ImageKind, ImagePage, ImageStatus } from './image.js';
 export { LoginRequest, LoginResponse } from './auth.js';
 export {
+  ApiToken,
+  ApiTokenCreate,
+  ApiTokenCreated,
+  ApiTokenPage,
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
+  IdParams,
+  MAX_API_TOKEN_TTL_DAYS,
+  NameParams,
+  Project,
+  ProjectCreate,
+  ProjectPage,
+  ProjectQuotas,
+  ProjectQuotasPatch,
+  ProjectUsage,
+  RefreshRequest,
+  ROLE_NAMES,
+  RoleBinding,
+  RoleName,
+  User,
+  UserCreate,
+  UserPage,
+  UserParams,
+  UserPasswordChange,
+} from './security.js';
+export {
   Event,
   EVENT_STREAM_CLOSE_CODES,
   EVENT_TYPE_PATTERN,

@@ -6,6 +6,8 @@
 export { hashPassword, verifyPassword } from './passwords.js';
 export {
   AccessTokens,
+  API_TOKEN_PREFIX,
+  newApiToken,
   hashRefreshToken,
   InvalidTokenError,
   newPassword,
@@ -56,3 +58,18 @@ export {
   type ClusterRequestOptions,
   type ExpectedPeer,
 } from './pki/mtls.js';
+export {
+  authorize,
+  canDelegate,
+  isPermission,
+  isRole,
+  PERMISSIONS,
+  ROLE_PERMISSIONS,
+  ROLES,
+  visibleProjects,
+  type Decision,
+  type Permission,
+  type Principal,
+  type Role,
+  type RoleBinding,
+} from './policy.js';

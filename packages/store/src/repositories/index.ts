@@ -1,4 +1,6 @@
 import type { Scope, StoreContext } from '../context.js';
+import { createApiTokenRepository, type ApiTokenRepository } from './api-tokens.js';
+import { createAuditRepository, type AuditRepository } from './audit.js';
 import { createEventRepository, type EventRepository } from './events.js';
 import { createHostRepository, type HostRepository } from './hosts.js';
 import { createImageRepository, type ImageRepository } from './images.js';
@@ -22,6 +24,8 @@ export interface Repositories {
   readonly operations: OperationRepository;
   readonly events: EventRepository;
   readonly joinTokens: JoinTokenRepository;
+  readonly apiTokens: ApiTokenRepository;
+  readonly audit: AuditRepository;
 }
 
 export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
@@ -36,5 +40,7 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     operations: createOperationRepository(ctx, scope),
     events: createEventRepository(scope),
     joinTokens: createJoinTokenRepository(ctx, scope),
+    apiTokens: createApiTokenRepository(ctx, scope),
+    audit: createAuditRepository(ctx, scope),
   };
 }

@@ -42,12 +42,11 @@ export const ERROR_CODES = [
   'HEADERS_TOO_LARGE',
   'RATE_LIMITED',
   'SLOW_CONSUMER',
-  'QUOTA_EXCEEDED',
-  'PROJECT_NAME_TAKEN',
-  'PROJECT_NOT_EMPTY',
-  'USER_NOT_FOUND',
-  'USER_NAME_TAKEN',
-  'TOKEN_NOT_FOUND',
+  'LOGIN_LOCKED',
+  'SECOND_FACTOR_REQUIRED',
+  'INVALID_SECOND_FACTOR',
+  'SECOND_FACTOR_CONFLICT',
+  'TOKEN_IN_URL',
   'INTERNAL',
 ] as const;
 
@@ -76,13 +75,15 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'VALIDATION_FAILED':
     case 'INVALID_NAME':
     case 'INVALID_SIZE':
+    case 'TOKEN_IN_URL':
       return 400;
     case 'UNAUTHENTICATED':
     case 'INVALID_CREDENTIALS':
     case 'JOIN_TOKEN_INVALID':
+    case 'SECOND_FACTOR_REQUIRED':
+    case 'INVALID_SECOND_FACTOR':
       return 401;
     case 'FORBIDDEN':
-    case 'QUOTA_EXCEEDED':
       return 403;
     case 'ROUTE_NOT_FOUND':
     case 'VM_NOT_FOUND':
@@ -90,8 +91,6 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IMAGE_NOT_FOUND':
     case 'PROJECT_NOT_FOUND':
     case 'OPERATION_NOT_FOUND':
-    case 'USER_NOT_FOUND':
-    case 'TOKEN_NOT_FOUND':
       return 404;
     case 'VM_NAME_TAKEN':
     case 'IMAGE_NAME_TAKEN':
@@ -103,9 +102,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_CANCELLED':
     case 'OPERATION_NOT_CANCELLABLE':
     case 'MIGRATION_NOT_POSSIBLE':
-    case 'PROJECT_NAME_TAKEN':
-    case 'PROJECT_NOT_EMPTY':
-    case 'USER_NAME_TAKEN':
+    case 'SECOND_FACTOR_CONFLICT':
       return 409;
     case 'REQUEST_TIMEOUT':
       return 408;
@@ -117,6 +114,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 422;
     case 'RATE_LIMITED':
     case 'SLOW_CONSUMER':
+    case 'LOGIN_LOCKED':
       return 429;
     case 'IMAGE_DOWNLOAD_FAILED':
     case 'AGENT_ERROR':

@@ -63,34 +63,21 @@ export {
 } from './operation.js';
 export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
 export { Image, ImageImport, ImageKind, ImagePage, ImageStatus } from './image.js';
-export { LoginRequest, LoginResponse } from './auth.js';
 export {
-  ApiToken,
-  ApiTokenCreate,
-  ApiTokenCreated,
-  ApiTokenPage,
-  AuditEntry,
-  AuditPage,
-  AuditQuery,
-  IdParams,
-  MAX_API_TOKEN_TTL_DAYS,
-  NameParams,
-  Project,
-  ProjectCreate,
-  ProjectPage,
-  ProjectQuotas,
-  ProjectQuotasPatch,
-  ProjectUsage,
-  RefreshRequest,
-  ROLE_NAMES,
-  RoleBinding,
-  RoleName,
-  User,
-  UserCreate,
-  UserPage,
-  UserParams,
-  UserPasswordChange,
-} from './security.js';
+  LoginChallenge,
+  LoginRequest,
+  LoginResponse,
+  LoginSecondFactorRequest,
+  LoginTotpEnrolRequest,
+  RecoveryCode,
+  TotpCode,
+  TotpDisableRequest,
+  TotpEnrolment,
+  TotpRequirement,
+  TotpRequirementParams,
+  TotpStatus,
+  TotpVerifyRequest,
+} from './auth.js';
 export {
   Event,
   EVENT_STREAM_CLOSE_CODES,

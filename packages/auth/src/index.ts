@@ -5,9 +5,30 @@
  */
 export { hashPassword, verifyPassword } from './passwords.js';
 export {
+  hashRecoveryCode,
+  matchTotpCode,
+  newRecoveryCodes,
+  newTotpSecret,
+  qrCodeSvgDataUrl,
+  SecretBox,
+  TOTP_WINDOW_STEPS,
+  totpCodeAt,
+  totpUri,
+} from './totp.js';
+export {
+  InvalidChallengeError,
+  LoginChallenges,
+  type LoginChallenge,
+  type LoginChallengePurpose,
+} from './login-challenge.js';
+export {
+  DEFAULT_LOGIN_THROTTLE,
+  LoginThrottle,
+  type LoginThrottleOptions,
+  type ThrottleVerdict,
+} from './login-throttle.js';
+export {
   AccessTokens,
-  API_TOKEN_PREFIX,
-  newApiToken,
   hashRefreshToken,
   InvalidTokenError,
   newPassword,
@@ -58,18 +79,3 @@ export {
   type ClusterRequestOptions,
   type ExpectedPeer,
 } from './pki/mtls.js';
-export {
-  authorize,
-  canDelegate,
-  isPermission,
-  isRole,
-  PERMISSIONS,
-  ROLE_PERMISSIONS,
-  ROLES,
-  visibleProjects,
-  type Decision,
-  type Permission,
-  type Principal,
-  type Role,
-  type RoleBinding,
-} from './policy.js';

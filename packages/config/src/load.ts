@@ -40,6 +40,9 @@ function defaults(env: Env): Config {
     migrationMaxBandwidthBytes: 128 * 1024 * 1024,
     migrationMaxDowntimeMs: 300,
     migrationTls: true,
+    totpRequired: false,
+    loginMaxFailures: 5,
+    loginLockoutSeconds: 900,
     agentName:
       hostname()
         .toLowerCase()
@@ -67,9 +70,11 @@ const NUMERIC: readonly (keyof Config)[] = [
   'agentMemoryMiB',
   'migrationMaxBandwidthBytes',
   'migrationMaxDowntimeMs',
+  'loginMaxFailures',
+  'loginLockoutSeconds',
 ];
 
-const BOOLEAN: readonly (keyof Config)[] = ['migrationTls'];
+const BOOLEAN: readonly (keyof Config)[] = ['migrationTls', 'totpRequired'];
 
 /**
  * Loads the configuration once: defaults < NOVACRON_* environment < explicit overrides (flags).

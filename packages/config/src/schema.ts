@@ -57,6 +57,12 @@ export const ConfigSchema = Type.Object({
   /** Masquerade VM traffic to the outside through the host's routes. */
   vmNat: Type.Union([Type.Literal('on'), Type.Literal('off')]),
   adminPassword: Type.Optional(Type.String({ minLength: 8 })),
+  /** Every user must have a TOTP second factor; one without is asked to enrol at login. */
+  totpRequired: Type.Boolean(),
+  /** Failed logins of one username within 15 minutes that lock it (an address gets 4 times as many). */
+  loginMaxFailures: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /** How long a locked username or address is refused. */
+  loginLockoutSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
   serverUrl: Type.String({ pattern: '^https?://' }),
   token: Type.Optional(Type.String()),
   logLevel: Type.Enum(LOG_LEVELS),
@@ -96,6 +102,9 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   vmSubnet: 'NOVACRON_VM_SUBNET',
   vmNat: 'NOVACRON_VM_NAT',
   adminPassword: 'NOVACRON_ADMIN_PASSWORD',
+  totpRequired: 'NOVACRON_TOTP_REQUIRED',
+  loginMaxFailures: 'NOVACRON_LOGIN_MAX_FAILURES',
+  loginLockoutSeconds: 'NOVACRON_LOGIN_LOCKOUT_SECONDS',
   serverUrl: 'NOVACRON_SERVER_URL',
   token: 'NOVACRON_TOKEN',
   logLevel: 'NOVACRON_LOG_LEVEL',

@@ -9,3 +9,9 @@ export {
   type HostMetricsInput,
   type VmMetricsInput,
 } from './metrics.js';
+export {
+  SERVER_METRIC_NAMES,
+  ServerMetricsRegistry,
+  type LoginResult,
+  type StateCounts,
+} from './server-metrics.js';

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -14,14 +14,31 @@ const REDACT = [
   '*.accessToken',
   'refreshToken',
   '*.refreshToken',
+  'challenge',
+  '*.challenge',
+  'totpCode',
+  '*.totpCode',
+  'recoveryCode',
+  '*.recoveryCode',
+  'recoveryCodes',
+  '*.recoveryCodes',
+  'secret',
+  '*.secret',
   'req.headers.authorization',
   'headers.authorization',
+  'req.headers.cookie',
+  'headers.cookie',
 ];
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
+/** A pino logger with the secrets redacted; to stdout unless `destination` (tests) says otherwise. */
+export function createLogger(
+  options: { level: string; name?: string },
+  destination?: DestinationStream,
+): Logger {
+  const settings = {
     level: options.level,
     ...(options.name === undefined ? {} : { name: options.name }),
     redact: { paths: REDACT, censor: '[redacted]' },
-  });
+  };
+  return destination === undefined ? pino(settings) : pino(settings, destination);
 }

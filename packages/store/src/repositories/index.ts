@@ -1,12 +1,11 @@
 import type { Scope, StoreContext } from '../context.js';
-import { createApiTokenRepository, type ApiTokenRepository } from './api-tokens.js';
-import { createAuditRepository, type AuditRepository } from './audit.js';
 import { createEventRepository, type EventRepository } from './events.js';
 import { createHostRepository, type HostRepository } from './hosts.js';
 import { createImageRepository, type ImageRepository } from './images.js';
 import { createJoinTokenRepository, type JoinTokenRepository } from './join-tokens.js';
 import { createOperationRepository, type OperationRepository } from './operations.js';
 import { createProjectRepository, type ProjectRepository } from './projects.js';
+import { createSecondFactorRepository, type SecondFactorRepository } from './second-factors.js';
 import { createSessionRepository, type SessionRepository } from './sessions.js';
 import { createSettingRepository, type SettingRepository } from './settings.js';
 import { createUserRepository, type UserRepository } from './users.js';
@@ -24,8 +23,7 @@ export interface Repositories {
   readonly operations: OperationRepository;
   readonly events: EventRepository;
   readonly joinTokens: JoinTokenRepository;
-  readonly apiTokens: ApiTokenRepository;
-  readonly audit: AuditRepository;
+  readonly secondFactors: SecondFactorRepository;
 }
 
 export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
@@ -40,7 +38,6 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     operations: createOperationRepository(ctx, scope),
     events: createEventRepository(scope),
     joinTokens: createJoinTokenRepository(ctx, scope),
-    apiTokens: createApiTokenRepository(ctx, scope),
-    audit: createAuditRepository(ctx, scope),
+    secondFactors: createSecondFactorRepository(ctx, scope),
   };
 }

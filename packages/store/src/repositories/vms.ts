@@ -58,8 +58,6 @@ export interface VmChanges {
 export interface VmListFilter {
   /** Project name. */
   project?: string;
-  /** Only VMs of these projects (by name): what the caller may see. */
-  projects?: readonly string[];
   state?: VmState;
   /** Host id or name. */
   host?: string;
@@ -91,6 +89,8 @@ export interface VmRepository {
   update(id: string, changes: VmChanges, expectedVersion?: number): Promise<Vm | undefined>;
   /** Returns the VM as it was, or undefined when it did not exist. */
   delete(id: string): Promise<Vm | undefined>;
+  /** How many VMs are in each observed state (states without VMs are absent). */
+  countByState(): Promise<Record<string, number>>;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -98,6 +98,15 @@ export const MAX_PAGE_SIZE = 1000;
 
 export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepository {
   return {
+    async countByState() {
+      const rows = await scope.db
+        .selectFrom('vms')
+        .select((eb) => ['state', eb.fn.countAll().as('n')])
+        .groupBy('state')
+        .execute();
+      return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
+    },
+
     create(vm) {
       return write(ctx, scope, async (w) => {
         await lockEvents(ctx, w);
@@ -162,10 +171,6 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
       const limit = Math.min(Math.max(filter.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
       let query = selectVms(scope.db);
       if (filter.project !== undefined) query = query.where('projects.name', '=', filter.project);
-      if (filter.projects !== undefined) {
-        if (filter.projects.length === 0) return { items: [], nextCursor: null };
-        query = query.where('projects.name', 'in', filter.projects);
-      }
       if (filter.state !== undefined) query = query.where('vms.state', '=', filter.state);
       const { host } = filter;
       if (host !== undefined) {

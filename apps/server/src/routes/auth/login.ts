@@ -10,10 +10,7 @@ export function registerLogin(app: ServerApp, deps: ServerDeps): void {
   const dummyHash = hashPassword(newPassword());
   app.post(
     '/api/v1/auth/login',
-    {
-      config: { permission: 'public', action: 'auth.login' },
-      schema: { body: LoginRequest, response: { 200: LoginResponse } },
-    },
+    { schema: { body: LoginRequest, response: { 200: LoginResponse } } },
     async (request) => {
       const { username, password } = request.body;
       const user = await deps.store.users.getByUsername(username);

@@ -22,7 +22,6 @@ export function registerOpenApi(app: ServerApp): void {
   app.get(
     OPENAPI_PATH,
     {
-      config: { permission: 'public' },
       schema: {
         summary: 'The OpenAPI 3.1 document of this API',
         response: {

@@ -39,7 +39,6 @@ export function registerEventStream(
     scope.route({
       method: 'GET',
       url: EVENTS_PATH,
-      config: { permission: 'event.read' },
       schema: {
         summary: 'Stream events (WebSocket)',
         description: DESCRIPTION,

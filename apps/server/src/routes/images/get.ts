@@ -6,10 +6,7 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerImageGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/images/:id',
-    {
-      config: { permission: 'image.read', scope: 'image' },
-      schema: { params: IdOrNameParams, response: { 200: Image } },
-    },
+    { schema: { params: IdOrNameParams, response: { 200: Image } } },
     async (request) => {
       const image = await deps.store.images.get(DEFAULT_PROJECT, request.params.id);
       if (image === undefined) {

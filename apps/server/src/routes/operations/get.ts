@@ -10,10 +10,7 @@ export const OperationParams = Type.Object({
 export function registerOperationGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/operations/:id',
-    {
-      config: { permission: 'operation.read', scope: 'operation' },
-      schema: { params: OperationParams, response: { 200: Operation } },
-    },
+    { schema: { params: OperationParams, response: { 200: Operation } } },
     async (request) => {
       const operation = await deps.store.operations.get(request.params.id);
       if (operation === undefined) {

@@ -4,10 +4,7 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerVmGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/vms/:id',
-    {
-      config: { permission: 'vm.read', scope: 'vm' },
-      schema: { params: IdOrNameParams, response: { 200: Vm } },
-    },
+    { schema: { params: IdOrNameParams, response: { 200: Vm } } },
     async (request) => deps.vms.get(request.params.id),
   );
 }

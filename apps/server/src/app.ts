@@ -3,10 +3,26 @@ import { DomainError } from '@novacron/domain';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import { authenticator } from './authenticate.js';
-import type { ServerApp, ServerDeps } from './deps.js';
+import { authorizer, requirePermissions } from './authorization.js';
+import type { AppDeps, ServerApp, ServerDeps } from './deps.js';
 import { handleClientError, handleError } from './errors.js';
 import { recordRoutes } from './openapi.js';
 import { registerLogin } from './routes/auth/login.js';
+import { registerAuditList } from './routes/audit/list.js';
+import { registerLogout } from './routes/auth/logout.js';
+import { registerRefresh } from './routes/auth/refresh.js';
+import { registerProjectCreate } from './routes/projects/create.js';
+import { registerProjectDelete } from './routes/projects/delete.js';
+import { registerProjectGet } from './routes/projects/get.js';
+import { registerProjectList } from './routes/projects/list.js';
+import { registerProjectPatch } from './routes/projects/patch.js';
+import { registerTokenCreate } from './routes/tokens/create.js';
+import { registerTokenList } from './routes/tokens/list.js';
+import { registerTokenRevoke } from './routes/tokens/revoke.js';
+import { registerUserCreate } from './routes/users/create.js';
+import { registerUserDelete } from './routes/users/delete.js';
+import { registerUserList } from './routes/users/list.js';
+import { registerUserPassword } from './routes/users/password.js';
 import { registerOpenApi } from './routes/docs/openapi.js';
 import { registerApiReference } from './routes/docs/reference.js';
 import { registerEventStream } from './routes/events/watch.js';
@@ -37,10 +53,26 @@ import { registerVmMigratePlan } from './routes/vms/migrate-plan.js';
 import { registerVmPatch } from './routes/vms/patch.js';
 import { registerVmVnc } from './routes/vms/vnc.js';
 import { validatorCompiler } from './validation.js';
+import { AuditService, auditHook } from './services/audit.js';
 
 const ROUTES = [
   registerHealth,
   registerLogin,
+  registerRefresh,
+  registerLogout,
+  registerProjectCreate,
+  registerProjectList,
+  registerProjectGet,
+  registerProjectPatch,
+  registerProjectDelete,
+  registerUserCreate,
+  registerUserList,
+  registerUserDelete,
+  registerUserPassword,
+  registerTokenCreate,
+  registerTokenList,
+  registerTokenRevoke,
+  registerAuditList,
   registerVmCreate,
   registerVmList,
   registerVmGet,
@@ -82,7 +114,11 @@ export interface AppLimits {
 }
 
 /** The control plane's HTTP application, without `listen` (tests use `inject`). */
-export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
+export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
+  const deps: ServerDeps = {
+    ...appDeps,
+    audit: appDeps.audit ?? new AuditService(appDeps.store, appDeps.logger),
+  };
   const requestTimeout = limits.requestTimeoutMs ?? 120_000;
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -114,6 +150,11 @@ export function buildApp(deps: ServerDeps, limits: AppLimits = {}): ServerApp {
     ),
   );
   app.addHook('onRequest', authenticator(deps));
+  // Each route's declared permission, checked in this one place (docs/adr/0016-security-model.md).
+  app.addHook('preValidation', authorizer(deps));
+  app.addHook('onSend', auditHook(deps.audit));
+  // Before any route: a route without a permission fails here, at startup.
+  requirePermissions(app);
   // Before any route: the OpenAPI document is generated from what this records.
   recordRoutes(app);
   // Client frames are small JSON messages (auth, subscribe).

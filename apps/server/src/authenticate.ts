@@ -1,11 +1,22 @@
-import { InvalidTokenError } from '@novacron/auth';
+import {
+  API_TOKEN_PREFIX,
+  canDelegate,
+  hashRefreshToken,
+  InvalidTokenError,
+  isRole,
+  type Principal,
+  type RoleBinding,
+} from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
+import type { User } from '@novacron/store';
 import type { FastifyRequest } from 'fastify';
 import type { ServerDeps } from './deps.js';
 
 /**
- * Routes under /api/v1 that answer without a token (ARCHITECTURE.md §7). The event stream
- * authenticates with its first message instead: browsers cannot set headers on a WebSocket.
+ * Paths under /api/v1 that answer without a token (ARCHITECTURE.md §7), for the OpenAPI
+ * document. What the server enforces is each route's declared permission (authorization.ts).
+ * The event stream and consoles authenticate with their first message: browsers cannot set
+ * headers on a WebSocket.
  */
 const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/openapi.json', '/api/v1/events']);
 /** The console WebSockets authenticate like the event stream (docs/adr/0012-console.md). */
@@ -16,22 +27,95 @@ export function isPublicPath(path: string): boolean {
   return !path.startsWith('/api/v1/') || PUBLIC.has(path) || CONSOLE_STREAM.test(path);
 }
 
-/** Every /api/v1 route needs `Authorization: Bearer <token>`; the rest of the site is public. */
+/** The bindings and cluster role of a stored user, as the policy sees them. */
+export async function principalOfUser(
+  deps: ServerDeps,
+  user: User,
+  extra: Pick<Principal, 'kind' | 'sessionId' | 'tokenId'> = { kind: 'user' },
+): Promise<Principal> {
+  const bindings: RoleBinding[] = [];
+  for (const binding of await deps.store.users.bindings(user.id)) {
+    if (isRole(binding.role)) bindings.push({ project: binding.project, role: binding.role });
+  }
+  return {
+    ...extra,
+    userId: user.id,
+    username: user.username,
+    global: user.role === 'admin',
+    bindings,
+  };
+}
+
+/**
+ * Who a bearer token speaks for: an API token (`nct_...`, looked up by its hash) or an access
+ * token whose session is still open. Throws UNAUTHENTICATED with a reason that names no user.
+ */
+export async function authenticateToken(deps: ServerDeps, token: string): Promise<Principal> {
+  const now = deps.clock.now();
+  if (token.startsWith(API_TOKEN_PREFIX)) {
+    const stored = await deps.store.apiTokens.getByHash(hashRefreshToken(token));
+    if (stored === undefined || stored.revokedAt !== null) {
+      throw new DomainError('UNAUTHENTICATED', 'API token invalid or revoked');
+    }
+    if (Date.parse(stored.expiresAt) <= now.getTime()) {
+      throw new DomainError('UNAUTHENTICATED', 'API token expired');
+    }
+    const user = await deps.store.users.get(stored.userId);
+    if (user === undefined || !isRole(stored.role)) {
+      throw new DomainError('UNAUTHENTICATED', 'API token invalid or revoked');
+    }
+    const owner = await principalOfUser(deps, user);
+    // A token never does more than its creator may do now.
+    if (!canDelegate(owner, stored.project, stored.role)) {
+      throw new DomainError('UNAUTHENTICATED', 'API token exceeds its creator’s role');
+    }
+    void deps.store.apiTokens.markUsed(stored.id).catch(() => undefined);
+    return {
+      kind: 'token',
+      tokenId: stored.id,
+      userId: user.id,
+      username: user.username,
+      global: false,
+      bindings: [{ project: stored.project, role: stored.role }],
+    };
+  }
+  let claims;
+  try {
+    claims = await deps.tokens.verify(token, now);
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw new DomainError('UNAUTHENTICATED', error.message);
+    throw error;
+  }
+  const session = await deps.store.sessions.get(claims.sid);
+  if (
+    session === undefined ||
+    session.revokedAt !== null ||
+    session.userId !== claims.sub ||
+    Date.parse(session.expiresAt) <= now.getTime()
+  ) {
+    throw new DomainError('UNAUTHENTICATED', 'session ended: log in again');
+  }
+  const user = await deps.store.users.get(claims.sub);
+  if (user === undefined) throw new DomainError('UNAUTHENTICATED', 'session ended: log in again');
+  return principalOfUser(deps, user, { kind: 'user', sessionId: session.id });
+}
+
+/**
+ * Sets `request.principal` from `Authorization: Bearer`. Every /api/v1 route needs one, and so
+ * does any other route that declares a permission other than `public`; WebSockets take theirs
+ * in their first message.
+ */
 export function authenticator(deps: ServerDeps) {
   return async (request: FastifyRequest): Promise<void> => {
+    const { permission, websocket } = request.routeOptions.config;
+    if (permission === 'public' || websocket === true) return;
     const path = request.url.split('?', 1)[0] ?? '';
-    if (isPublicPath(path)) return;
+    if (permission === undefined && isPublicPath(path)) return;
     const header = request.headers.authorization;
     const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
     if (match?.[1] === undefined) {
       throw new DomainError('UNAUTHENTICATED', 'this call needs an Authorization: Bearer token');
     }
-    try {
-      await deps.tokens.verify(match[1], deps.clock.now());
-    } catch (error) {
-      if (error instanceof InvalidTokenError)
-        throw new DomainError('UNAUTHENTICATED', error.message);
-      throw error;
-    }
+    request.principal = await authenticateToken(deps, match[1]);
   };
 }

@@ -9,6 +9,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AuditService } from './services/audit.js';
 import type { ClusterTrust } from './services/cluster-trust.js';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
@@ -29,6 +30,8 @@ export interface ServerDeps {
   operations: OperationRunner;
   vms: VmService;
   images: ImageService;
+  /** The audit log; buildApp makes one over `store` when absent. */
+  audit: AuditService;
   /** The cluster CA and join tokens; without it (tests), adding a host is refused. */
   trust?: ClusterTrust;
   /** Recent metrics from the heartbeats; without it (tests), series are empty. */
@@ -40,6 +43,9 @@ export interface ServerDeps {
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
 }
+
+/** What buildApp takes: the deps, with the ones it can make itself optional. */
+export type AppDeps = Omit<ServerDeps, 'audit'> & { audit?: AuditService };
 
 export type ServerApp = FastifyInstance<
   RawServerDefault,

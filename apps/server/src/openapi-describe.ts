@@ -1,6 +1,8 @@
 import { createLogger } from '@novacron/telemetry';
 import { buildApp } from './app.js';
+import type { Store } from '@novacron/store';
 import type { ServerDeps } from './deps.js';
+import { AuditService } from './services/audit.js';
 import type { OpenApiDocument } from './openapi.js';
 import { OPENAPI_PATH } from './routes/docs/openapi.js';
 
@@ -11,9 +13,20 @@ import { OPENAPI_PATH } from './routes/docs/openapi.js';
  */
 export async function describeApi(): Promise<OpenApiDocument> {
   const logger = createLogger({ level: 'silent' });
-  const deps = new Proxy({ logger } as ServerDeps, {
+  const unusedStore = new Proxy({} as Store, {
+    get(_target, key) {
+      throw new Error(
+        `describeApi: a route used the store (${String(key)}) while being registered`,
+      );
+    },
+  });
+  // buildApp would make an audit log over the store: this one never writes.
+  const audit = new AuditService(unusedStore, logger);
+  const deps = new Proxy({ logger, audit } as ServerDeps, {
     get(target, key) {
-      if (key === 'logger' || key === 'then') return target[key as keyof ServerDeps];
+      if (key === 'logger' || key === 'then' || key === 'audit') {
+        return target[key as keyof ServerDeps];
+      }
       throw new Error(`describeApi: a route used deps.${String(key)} while being registered`);
     },
   });

@@ -18,6 +18,10 @@ export interface RouteRecord {
   url: string;
   schema: RouteOptions['schema'];
   websocket: boolean;
+  /** The permission the route declares (authorization.ts); `public` needs no token. */
+  permission?: string;
+  /** Where the project it acts in comes from (authorization.ts). */
+  scope?: string;
 }
 
 export type JsonSchema = Record<string, unknown>;
@@ -80,6 +84,10 @@ export function recordRoutes(app: ServerApp): void {
         url: route.url,
         schema: route.schema,
         websocket: route.websocket === true || route.wsHandler !== undefined,
+        ...(typeof route.config?.permission === 'string'
+          ? { permission: route.config.permission }
+          : {}),
+        ...(typeof route.config?.scope === 'string' ? { scope: route.config.scope } : {}),
       });
     }
   });
@@ -277,7 +285,11 @@ export function buildOpenApiDocument(
     if (route.url.includes('*')) continue;
     const schema = route.schema ?? {};
     // A WebSocket takes its token in its first message (see its description), not as a header.
-    const isPublic = !route.websocket && options.isPublic(route.url);
+    const isPublic =
+      !route.websocket &&
+      (route.permission === undefined
+        ? options.isPublic(route.url)
+        : route.permission === 'public');
     const tag = schema.tags?.[0] ?? tagOf(route.url);
     usedTags.add(tag);
 

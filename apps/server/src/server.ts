@@ -8,6 +8,7 @@ import { HttpsAgentClient } from './agents/agent-client.js';
 import { buildApp } from './app.js';
 import { buildClusterApp } from './cluster-app.js';
 import type { ServerApp, ServerDeps } from './deps.js';
+import { AuditService } from './services/audit.js';
 import { listenEvents } from './routes/events/listener.js';
 import { Readiness } from './routes/health.js';
 import {
@@ -118,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
     const readiness = new Readiness();
     const deps: ServerDeps = {
+      audit: new AuditService(store, logger),
       store,
       tokens,
       clock,

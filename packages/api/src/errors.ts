@@ -42,6 +42,12 @@ export const ERROR_CODES = [
   'HEADERS_TOO_LARGE',
   'RATE_LIMITED',
   'SLOW_CONSUMER',
+  'QUOTA_EXCEEDED',
+  'PROJECT_NAME_TAKEN',
+  'PROJECT_NOT_EMPTY',
+  'USER_NOT_FOUND',
+  'USER_NAME_TAKEN',
+  'TOKEN_NOT_FOUND',
   'LOGIN_LOCKED',
   'SECOND_FACTOR_REQUIRED',
   'INVALID_SECOND_FACTOR',
@@ -84,6 +90,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'INVALID_SECOND_FACTOR':
       return 401;
     case 'FORBIDDEN':
+    case 'QUOTA_EXCEEDED':
       return 403;
     case 'ROUTE_NOT_FOUND':
     case 'VM_NOT_FOUND':
@@ -91,6 +98,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IMAGE_NOT_FOUND':
     case 'PROJECT_NOT_FOUND':
     case 'OPERATION_NOT_FOUND':
+    case 'USER_NOT_FOUND':
+    case 'TOKEN_NOT_FOUND':
       return 404;
     case 'VM_NAME_TAKEN':
     case 'IMAGE_NAME_TAKEN':
@@ -103,6 +112,9 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_NOT_CANCELLABLE':
     case 'MIGRATION_NOT_POSSIBLE':
     case 'SECOND_FACTOR_CONFLICT':
+    case 'PROJECT_NAME_TAKEN':
+    case 'PROJECT_NOT_EMPTY':
+    case 'USER_NAME_TAKEN':
       return 409;
     case 'REQUEST_TIMEOUT':
       return 408;

@@ -11,6 +11,7 @@ export const EVENT_TYPES = [
   'host.updated',
   'operation.created',
   'operation.updated',
+  'audit.recorded',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export const EventType = Type.Enum(EVENT_TYPES);

@@ -29,6 +29,8 @@ export {
 } from './login-throttle.js';
 export {
   AccessTokens,
+  API_TOKEN_PREFIX,
+  newApiToken,
   hashRefreshToken,
   InvalidTokenError,
   newPassword,
@@ -79,3 +81,18 @@ export {
   type ClusterRequestOptions,
   type ExpectedPeer,
 } from './pki/mtls.js';
+export {
+  authorize,
+  canDelegate,
+  isPermission,
+  isRole,
+  PERMISSIONS,
+  ROLE_PERMISSIONS,
+  ROLES,
+  visibleProjects,
+  type Decision,
+  type Permission,
+  type Principal,
+  type Role,
+  type RoleBinding,
+} from './policy.js';

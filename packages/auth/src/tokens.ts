@@ -96,3 +96,12 @@ export function hashRefreshToken(token: string): string {
 export function newPassword(): string {
   return randomBytes(18).toString('base64url');
 }
+
+/** API tokens start with this, so that the server tells them from a JWT without parsing. */
+export const API_TOKEN_PREFIX = 'nct_';
+
+/** A new API token, shown once; only its hash is stored. */
+export function newApiToken(): { token: string; hash: string } {
+  const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashRefreshToken(token) };
+}

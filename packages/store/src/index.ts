@@ -22,7 +22,15 @@ export type {
   OperationPageResult,
   OperationRepository,
 } from './repositories/operations.js';
-export { DEFAULT_PROJECT, type Project, type ProjectRepository } from './repositories/projects.js';
+export {
+  DEFAULT_PROJECT,
+  type Project,
+  type ProjectQuotaValues,
+  type ProjectRepository,
+  type ProjectUsageValues,
+} from './repositories/projects.js';
+export type { ApiTokenRepository, NewApiToken, StoredApiToken } from './repositories/api-tokens.js';
+export type { AuditQueryFilter, AuditRepository, NewAuditEntry } from './repositories/audit.js';
 export type { NewSession, Session, SessionRepository } from './repositories/sessions.js';
 export type { SecondFactor, SecondFactorRepository } from './repositories/second-factors.js';
 export type { SettingRepository } from './repositories/settings.js';

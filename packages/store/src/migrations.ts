@@ -1,4 +1,4 @@
-import type { ColumnDefinitionBuilder, Kysely, Migration } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -249,6 +249,100 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
       async down(db: Kysely<unknown>): Promise<void> {
         await db.schema.alterTable('operations').dropColumn('metadata').execute();
         await db.schema.alterTable('vms').dropColumn('storage_pool').execute();
+      },
+    },
+
+    // Projects with quotas, role bindings per project, API tokens, refresh-token rotation and
+    // the append-only audit log (docs/adr/0016-security-model.md). users.role keeps only the
+    // cluster-wide role: `admin` (every project) or `none`; other roles become bindings.
+    '0006_projects_and_audit': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        for (const column of ['max_vcpus', 'max_memory_mib', 'max_disk_gib', 'max_vms']) {
+          await db.schema.alterTable('projects').addColumn(column, 'integer').execute();
+        }
+
+        await db.schema
+          .createTable('role_bindings')
+          .addColumn('user_id', 'text', (c) =>
+            c.notNull().references('users.id').onDelete('cascade'),
+          )
+          .addColumn('project_id', 'text', (c) =>
+            c.notNull().references('projects.id').onDelete('cascade'),
+          )
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('role_bindings_pk', ['user_id', 'project_id'])
+          .execute();
+        await sql`insert into role_bindings (user_id, project_id, role, created_at)
+          select users.id, projects.id, users.role, users.created_at from users, projects
+          where projects.name = 'default' and users.role <> 'admin'`.execute(db);
+        await sql`update users set role = 'none' where role <> 'admin'`.execute(db);
+
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) =>
+            c.notNull().references('users.id').onDelete('cascade'),
+          )
+          .addColumn('project_id', 'text', (c) =>
+            c.notNull().references('projects.id').onDelete('cascade'),
+          )
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('last_used_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('api_tokens_user_id')
+          .on('api_tokens')
+          .column('user_id')
+          .execute();
+
+        // Refresh tokens a session has rotated away from: presenting one again means it leaked.
+        await db.schema
+          .createTable('rotated_refresh_tokens')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('session_id', 'text', (c) =>
+            c.notNull().references('sessions.id').onDelete('cascade'),
+          )
+          .addColumn('rotated_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', dialect === 'postgres' ? 'bigint' : 'integer', (c) =>
+            dialect === 'postgres'
+              ? c.primaryKey().generatedAlwaysAsIdentity()
+              : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('time', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target_type', 'text')
+          .addColumn('target_id', 'text')
+          .addColumn('target_name', 'text')
+          .addColumn('project', 'text')
+          .addColumn('source_address', 'text', (c) => c.notNull())
+          .addColumn('result', 'text', (c) => c.notNull())
+          .addColumn('details', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_log_time').on('audit_log').column('time').execute();
+        await db.schema.createIndex('audit_log_actor').on('audit_log').column('actor').execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        for (const table of ['audit_log', 'rotated_refresh_tokens', 'api_tokens']) {
+          await db.schema.dropTable(table).execute();
+        }
+        await sql`update users set role = coalesce((select role from role_bindings
+          where role_bindings.user_id = users.id limit 1), role) where role = 'none'`.execute(db);
+        await db.schema.dropTable('role_bindings').execute();
+        for (const column of ['max_vms', 'max_disk_gib', 'max_memory_mib', 'max_vcpus']) {
+          await db.schema.alterTable('projects').dropColumn(column).execute();
+        }
       },
     },
     // The TOTP second factor (docs/adr/0018-second-factor-and-login-lockout.md): the secret sealed

@@ -14,6 +14,72 @@ export interface ProjectsTable {
   id: string;
   name: string;
   created_at: string;
+  /** Quotas; null means no limit. */
+  max_vcpus: ColumnType<number | null, number | null | undefined, number | null>;
+  max_memory_mib: ColumnType<number | null, number | null | undefined, number | null>;
+  max_disk_gib: ColumnType<number | null, number | null | undefined, number | null>;
+  max_vms: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+export interface RoleBindingsTable {
+  user_id: string;
+  project_id: string;
+  role: string;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  user_id: string;
+  project_id: string;
+  role: string;
+  token_hash: string;
+  expires_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+export interface RotatedRefreshTokensTable {
+  token_hash: string;
+  session_id: string;
+  rotated_at: string;
+}
+
+export interface AuditLogTable {
+  /** Assigned by the database; insert only, never updated or deleted. */
+  seq: ColumnType<string | number, never, never>;
+  time: string;
+  actor: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  project: string | null;
+  source_address: string;
+  result: string;
+  /** JSON object. */
+  details: string;
+}
+
+export interface SecondFactorsTable {
+  user_id: string;
+  secret_sealed: string | null;
+  /** A secret enrolled but not yet verified with a code. */
+  pending_secret_sealed: string | null;
+  enabled_at: string | null;
+  /** Last TOTP time step used; a code of this step or an older one is a replay. */
+  last_step: ColumnType<string | number | null, number | null, number | null>;
+  /** 0/1: this user must have a second factor to log in. */
+  required: IntWithDefault;
+  updated_at: string;
+}
+
+export interface RecoveryCodesTable {
+  user_id: string;
+  code_hash: string;
+  used_at: string | null;
 }
 
 export interface SecondFactorsTable {
@@ -163,6 +229,10 @@ export interface Tables {
   operations: OperationsTable;
   events: EventsTable;
   join_tokens: JoinTokensTable;
+  role_bindings: RoleBindingsTable;
+  api_tokens: ApiTokensTable;
+  rotated_refresh_tokens: RotatedRefreshTokensTable;
+  audit_log: AuditLogTable;
   second_factors: SecondFactorsTable;
   recovery_codes: RecoveryCodesTable;
 }

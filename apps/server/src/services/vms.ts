@@ -107,6 +107,7 @@ export class VmService {
       memoryMiB: input.memoryMiB ?? DEFAULTS.memoryMiB,
       diskGiB: input.diskGiB ?? DEFAULTS.diskGiB,
     };
+    await this.assertQuota(projectName, { ...size, vms: 1 });
     const host = await this.place(size, input.host);
     const start = input.start ?? true;
     const vm = await this.store.vms.create({
@@ -142,6 +143,14 @@ export class VmService {
           `cannot change the size of VM '${vm.name}' while it is ${vm.state}: stop it first`,
           { state: vm.state, allowed: ['stopped'] },
         );
+      }
+      if (resize) {
+        await this.assertQuota(vm.project, {
+          cpus: (patch.cpus ?? vm.cpus) - vm.cpus,
+          memoryMiB: (patch.memoryMiB ?? vm.memoryMiB) - vm.memoryMiB,
+          diskGiB: 0,
+          vms: 0,
+        });
       }
       if (resize && vm.host !== null) {
         await this.assertFits(vm.host, {
@@ -569,6 +578,37 @@ export class VmService {
       );
     }
     return best;
+  }
+
+  /**
+   * QUOTA_EXCEEDED when adding `delta` to what the project's VMs hold passes one of its quotas.
+   * Checked before the write, so two racing creates can both pass by a little.
+   */
+  private async assertQuota(
+    projectName: string,
+    delta: { cpus: number; memoryMiB: number; diskGiB: number; vms: number },
+  ): Promise<void> {
+    const project = await this.store.projects.get(projectName);
+    if (project === undefined) return;
+    const { quotas } = project;
+    const checks = [
+      ['vCPUs', quotas.maxVcpus, delta.cpus, 'vcpus'],
+      ['MiB of memory', quotas.maxMemoryMiB, delta.memoryMiB, 'memoryMiB'],
+      ['GiB of disk', quotas.maxDiskGiB, delta.diskGiB, 'diskGiB'],
+      ['VMs', quotas.maxVms, delta.vms, 'vms'],
+    ] as const;
+    if (checks.every(([, limit, more]) => limit === null || more <= 0)) return;
+    const usage = await this.store.projects.usage(projectName);
+    for (const [what, limit, more, key] of checks) {
+      if (limit === null || more <= 0) continue;
+      if (usage[key] + more > limit) {
+        throw new DomainError(
+          'QUOTA_EXCEEDED',
+          `project '${projectName}' allows ${limit} ${what}; it uses ${usage[key]} and this asks ${more} more`,
+          { project: projectName, quota: key, limit, used: usage[key], requested: more },
+        );
+      }
+    }
   }
 
   /** A resize must still fit the VM's host; whether the host takes new VMs does not matter. */

@@ -1,4 +1,6 @@
 import type { Scope, StoreContext } from '../context.js';
+import { createApiTokenRepository, type ApiTokenRepository } from './api-tokens.js';
+import { createAuditRepository, type AuditRepository } from './audit.js';
 import { createEventRepository, type EventRepository } from './events.js';
 import { createHostRepository, type HostRepository } from './hosts.js';
 import { createImageRepository, type ImageRepository } from './images.js';
@@ -24,6 +26,8 @@ export interface Repositories {
   readonly events: EventRepository;
   readonly joinTokens: JoinTokenRepository;
   readonly secondFactors: SecondFactorRepository;
+  readonly apiTokens: ApiTokenRepository;
+  readonly audit: AuditRepository;
 }
 
 export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
@@ -39,5 +43,7 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     events: createEventRepository(scope),
     joinTokens: createJoinTokenRepository(ctx, scope),
     secondFactors: createSecondFactorRepository(ctx, scope),
+    apiTokens: createApiTokenRepository(ctx, scope),
+    audit: createAuditRepository(ctx, scope),
   };
 }

@@ -41,6 +41,8 @@ export interface OperationListFilter {
   kind?: OperationKind;
   /** Id or name of the target. */
   target?: string;
+  /** Only operations of these projects (by name); work of no project is left out. */
+  projects?: readonly string[];
   /** Default 100, at most 1000. */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -56,6 +58,8 @@ export interface OperationPageResult {
 export interface OperationRepository {
   create(operation: NewOperation): Promise<Operation>;
   get(id: string): Promise<Operation | undefined>;
+  /** The project of the operation's target: null for cluster work, undefined when it does not exist. */
+  projectOf(id: string): Promise<string | null | undefined>;
   /** Newest first; the cursor is stable while operations are added. */
   list(filter?: OperationListFilter): Promise<OperationPageResult>;
   /**
@@ -124,9 +128,20 @@ export function createOperationRepository(ctx: StoreContext, scope: Scope): Oper
       return row && toOperation(row);
     },
 
+    async projectOf(id) {
+      const row = await selectOperations(scope.db)
+        .where('operations.id', '=', id)
+        .executeTakeFirst();
+      return row && row.project_name;
+    },
+
     async list(filter = {}) {
       const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
       let query = selectOperations(scope.db);
+      if (filter.projects !== undefined) {
+        if (filter.projects.length === 0) return { items: [], nextCursor: null };
+        query = query.where('projects.name', 'in', filter.projects);
+      }
       if (filter.status !== undefined) {
         query = query.where('operations.status', '=', filter.status);
       }

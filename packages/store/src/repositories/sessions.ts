@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { now, toIso, type Scope, type StoreContext } from '../context.js';
+import { now, toIso, write, type Scope, type StoreContext } from '../context.js';
 import type { SessionsTable } from '../schema.js';
 
 /** A login: the hash of its refresh token, never the token itself. */
@@ -25,6 +25,13 @@ export interface SessionRepository {
   getByRefreshTokenHash(hash: string): Promise<Session | undefined>;
   /** Marks the session revoked; false when it does not exist or was already revoked. */
   revoke(id: string): Promise<boolean>;
+  /**
+   * Swaps the refresh token of a live session: false when `oldHash` is no longer its token (a
+   * concurrent rotation won) or the session is revoked. The old hash is kept to spot its reuse.
+   */
+  rotate(id: string, oldHash: string, newHash: string): Promise<boolean>;
+  /** The session a refresh token was rotated away from, if it was. */
+  getByRotatedHash(hash: string): Promise<Session | undefined>;
 }
 
 export function createSessionRepository(ctx: StoreContext, scope: Scope): SessionRepository {
@@ -60,6 +67,34 @@ export function createSessionRepository(ctx: StoreContext, scope: Scope): Sessio
         .selectFrom('sessions')
         .selectAll()
         .where('refresh_token_hash', '=', hash)
+        .executeTakeFirst();
+      return row && toSession(row);
+    },
+
+    rotate(id, oldHash, newHash) {
+      return write(ctx, scope, async (w) => {
+        const result = await w.db
+          .updateTable('sessions')
+          .set({ refresh_token_hash: newHash })
+          .where('id', '=', id)
+          .where('refresh_token_hash', '=', oldHash)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await w.db
+          .insertInto('rotated_refresh_tokens')
+          .values({ token_hash: oldHash, session_id: id, rotated_at: now(ctx) })
+          .execute();
+        return true;
+      });
+    },
+
+    async getByRotatedHash(hash) {
+      const row = await db
+        .selectFrom('rotated_refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'rotated_refresh_tokens.session_id')
+        .selectAll('sessions')
+        .where('rotated_refresh_tokens.token_hash', '=', hash)
         .executeTakeFirst();
       return row && toSession(row);
     },

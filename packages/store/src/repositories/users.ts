@@ -2,12 +2,16 @@ import type { Selectable } from 'kysely';
 import { DomainError } from '@novacron/domain';
 import { now, type Scope, type StoreContext } from '../context.js';
 import type { UsersTable } from '../schema.js';
+import { projectIdOf } from './projects.js';
 
 export interface User {
   id: string;
   username: string;
   passwordHash: string;
-  /** The role name; @novacron/auth owns what roles exist and what they allow. */
+  /**
+   * The cluster-wide role: `admin` (admin of the cluster and every project) or `none`; roles in
+   * projects are bindings. @novacron/auth owns what roles exist and what they allow.
+   */
   role: string;
   createdAt: string;
 }
@@ -24,6 +28,15 @@ export interface UserRepository {
   get(id: string): Promise<User | undefined>;
   getByUsername(username: string): Promise<User | undefined>;
   count(): Promise<number>;
+  /** By username. */
+  list(): Promise<User[]>;
+  /** Removes the user, its sessions, tokens and bindings; false when it did not exist. */
+  delete(id: string): Promise<boolean>;
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  /** The user's roles per project, by project name. */
+  bindings(userId: string): Promise<{ project: string; role: string }[]>;
+  /** Binds (or rebinds) the user to `project` with `role`; throws PROJECT_NOT_FOUND. */
+  bind(userId: string, project: string, role: string): Promise<void>;
 }
 
 export function createUserRepository(ctx: StoreContext, scope: Scope): UserRepository {
@@ -65,6 +78,44 @@ export function createUserRepository(ctx: StoreContext, scope: Scope): UserRepos
         .where('username', '=', username)
         .executeTakeFirst();
       return row && toUser(row);
+    },
+
+    async list() {
+      const rows = await db.selectFrom('users').selectAll().orderBy('username').execute();
+      return rows.map(toUser);
+    },
+
+    async delete(id) {
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+
+    async setPasswordHash(id, passwordHash) {
+      const result = await db
+        .updateTable('users')
+        .set({ password_hash: passwordHash })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    async bindings(userId) {
+      return db
+        .selectFrom('role_bindings')
+        .innerJoin('projects', 'projects.id', 'role_bindings.project_id')
+        .select(['projects.name as project', 'role_bindings.role as role'])
+        .where('role_bindings.user_id', '=', userId)
+        .orderBy('projects.name')
+        .execute();
+    },
+
+    async bind(userId, project, role) {
+      const projectId = await projectIdOf(scope, project);
+      await db
+        .insertInto('role_bindings')
+        .values({ user_id: userId, project_id: projectId, role, created_at: now(ctx) })
+        .onConflict((oc) => oc.columns(['user_id', 'project_id']).doUpdateSet({ role }))
+        .execute();
     },
 
     async count() {

@@ -58,6 +58,8 @@ export interface VmChanges {
 export interface VmListFilter {
   /** Project name. */
   project?: string;
+  /** Only VMs of these projects (by name): what the caller may see. */
+  projects?: readonly string[];
   state?: VmState;
   /** Host id or name. */
   host?: string;
@@ -171,6 +173,10 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
       const limit = Math.min(Math.max(filter.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
       let query = selectVms(scope.db);
       if (filter.project !== undefined) query = query.where('projects.name', '=', filter.project);
+      if (filter.projects !== undefined) {
+        if (filter.projects.length === 0) return { items: [], nextCursor: null };
+        query = query.where('projects.name', 'in', filter.projects);
+      }
       if (filter.state !== undefined) query = query.where('vms.state', '=', filter.state);
       const { host } = filter;
       if (host !== undefined) {

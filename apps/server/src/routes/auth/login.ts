@@ -10,7 +10,10 @@ export function registerLogin(app: ServerApp, deps: ServerDeps): void {
   const dummyHash = hashPassword(newPassword());
   app.post(
     '/api/v1/auth/login',
-    { schema: { body: LoginRequest, response: { 200: LoginResponse } } },
+    {
+      config: { permission: 'public', action: 'auth.login' },
+      schema: { body: LoginRequest, response: { 200: LoginResponse } },
+    },
     async (request) => {
       const { username, password } = request.body;
       const user = await deps.store.users.getByUsername(username);

@@ -22,6 +22,7 @@ export function registerOpenApi(app: ServerApp): void {
   app.get(
     OPENAPI_PATH,
     {
+      config: { permission: 'public' },
       schema: {
         summary: 'The OpenAPI 3.1 document of this API',
         response: {

@@ -181,6 +181,7 @@ export function registerApiReference(app: ServerApp): void {
   app.get(
     REFERENCE_PATH,
     {
+      config: { permission: 'public' },
       schema: {
         summary: 'The API reference, as an HTML page',
         response: { 200: Type.String({ contentMediaType: 'text/html' }) },

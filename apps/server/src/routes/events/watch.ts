@@ -39,6 +39,7 @@ export function registerEventStream(
     scope.route({
       method: 'GET',
       url: EVENTS_PATH,
+      config: { permission: 'event.read' },
       schema: {
         summary: 'Stream events (WebSocket)',
         description: DESCRIPTION,

@@ -5,7 +5,10 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerHostGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/hosts/:id',
-    { schema: { params: IdOrNameParams, response: { 200: Host } } },
+    {
+      config: { permission: 'host.read' },
+      schema: { params: IdOrNameParams, response: { 200: Host } },
+    },
     async (request) => {
       const host = await deps.store.hosts.get(request.params.id);
       if (host === undefined) {

@@ -6,6 +6,7 @@ export function registerHostMetrics(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/hosts/:id/metrics',
     {
+      config: { permission: 'host.read' },
       schema: {
         summary: "A host's recent metrics samples (the last hour at most), oldest first",
         params: IdOrNameParams,

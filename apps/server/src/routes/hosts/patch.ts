@@ -5,7 +5,10 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerHostPatch(app: ServerApp, deps: ServerDeps): void {
   app.patch(
     '/api/v1/hosts/:id',
-    { schema: { params: IdOrNameParams, body: HostPatch, response: { 200: Host } } },
+    {
+      config: { permission: 'host.manage' },
+      schema: { params: IdOrNameParams, body: HostPatch, response: { 200: Host } },
+    },
     async (request) => {
       const host = await deps.store.hosts.get(request.params.id);
       const patched = host && (await deps.store.hosts.patch(host.id, request.body));

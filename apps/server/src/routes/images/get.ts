@@ -6,7 +6,10 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerImageGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/images/:id',
-    { schema: { params: IdOrNameParams, response: { 200: Image } } },
+    {
+      config: { permission: 'image.read', scope: 'image' },
+      schema: { params: IdOrNameParams, response: { 200: Image } },
+    },
     async (request) => {
       const image = await deps.store.images.get(DEFAULT_PROJECT, request.params.id);
       if (image === undefined) {

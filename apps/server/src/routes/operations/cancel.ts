@@ -5,7 +5,10 @@ import { OperationParams } from './get.js';
 export function registerOperationCancel(app: ServerApp, deps: ServerDeps): void {
   app.delete(
     '/api/v1/operations/:id',
-    { schema: { params: OperationParams, response: { 202: Operation } } },
+    {
+      config: { permission: 'operation.cancel', scope: 'operation' },
+      schema: { params: OperationParams, response: { 202: Operation } },
+    },
     async (request, reply) => {
       const operation = await deps.operations.cancel(request.params.id);
       return reply.status(202).send(operation);

@@ -10,7 +10,10 @@ export const OperationParams = Type.Object({
 export function registerOperationGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/operations/:id',
-    { schema: { params: OperationParams, response: { 200: Operation } } },
+    {
+      config: { permission: 'operation.read', scope: 'operation' },
+      schema: { params: OperationParams, response: { 200: Operation } },
+    },
     async (request) => {
       const operation = await deps.store.operations.get(request.params.id);
       if (operation === undefined) {

@@ -9,6 +9,7 @@ export function registerOperationWait(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/operations/:id/wait',
     {
+      config: { permission: 'operation.read', scope: 'operation' },
       schema: {
         params: OperationParams,
         querystring: OperationWaitQuery,

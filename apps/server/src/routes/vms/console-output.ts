@@ -6,6 +6,7 @@ export function registerVmConsoleOutput(app: ServerApp, deps: ServerDeps): void 
   app.get(
     '/api/v1/vms/:id/console/output',
     {
+      config: { permission: 'vm.console', scope: 'vm' },
       schema: {
         params: IdOrNameParams,
         querystring: ConsoleOutputQuery,

@@ -41,6 +41,7 @@ export function registerConsoleProxy(app: ServerApp, deps: ServerDeps, kind: Con
     plugin.withTypeProvider<TypeBoxTypeProvider>().route({
       method: 'GET',
       url: PATHS[kind],
+      config: { permission: 'vm.console', scope: 'vm' },
       schema: {
         summary: kind === 'serial' ? 'Serial console (WebSocket)' : 'VNC display (WebSocket)',
         description: DESCRIPTIONS[kind],

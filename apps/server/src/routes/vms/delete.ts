@@ -5,6 +5,7 @@ export function registerVmDelete(app: ServerApp, deps: ServerDeps): void {
   app.delete(
     '/api/v1/vms/:id',
     {
+      config: { permission: 'vm.delete', scope: 'vm' },
       schema: { params: IdOrNameParams, querystring: VmDeleteQuery, response: { 202: Operation } },
     },
     async (request, reply) => {

@@ -4,7 +4,10 @@ import type { ServerApp, ServerDeps } from '../../deps.js';
 export function registerVmGet(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/vms/:id',
-    { schema: { params: IdOrNameParams, response: { 200: Vm } } },
+    {
+      config: { permission: 'vm.read', scope: 'vm' },
+      schema: { params: IdOrNameParams, response: { 200: Vm } },
+    },
     async (request) => deps.vms.get(request.params.id),
   );
 }

@@ -1,14 +1,23 @@
 import { VmListQuery, VmPage } from '@novacron/api';
 import { parseLabelSelectors } from '@novacron/domain';
+import { visibleProjects } from '@novacron/auth';
+import { principalOf } from '../../authorization.js';
 import type { ServerApp, ServerDeps } from '../../deps.js';
 
 export function registerVmList(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/vms',
-    { schema: { querystring: VmListQuery, response: { 200: VmPage } } },
+    {
+      config: { permission: 'vm.read', scope: 'query' },
+      schema: { querystring: VmListQuery, response: { 200: VmPage } },
+    },
     async (request) => {
       const { limit, cursor, state, host, project, label } = request.query;
+      // Without a project (checked by the authorizer), the caller's own projects.
+      const projects =
+        project === undefined ? visibleProjects(principalOf(request), 'vm.read') : undefined;
       return deps.store.vms.list({
+        ...(projects === undefined ? {} : { projects }),
         limit: limit ?? 100,
         ...(cursor === undefined ? {} : { cursor }),
         ...(state === undefined ? {} : { state }),

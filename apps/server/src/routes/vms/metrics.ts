@@ -5,6 +5,7 @@ export function registerVmMetrics(app: ServerApp, deps: ServerDeps): void {
   app.get(
     '/api/v1/vms/:id/metrics',
     {
+      config: { permission: 'vm.read', scope: 'vm' },
       schema: {
         summary: "A VM's recent metrics samples (the last hour at most), oldest first",
         params: IdOrNameParams,

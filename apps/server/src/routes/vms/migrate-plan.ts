@@ -8,6 +8,7 @@ export function registerVmMigratePlan(app: ServerApp, deps: ServerDeps): void {
   app.post(
     '/api/v1/vms/:id/migrate/plan',
     {
+      config: { permission: 'vm.migrate', scope: 'vm' },
       schema: {
         summary: 'Plan a live migration without moving anything',
         description:

@@ -7,6 +7,7 @@ export function registerVmMigrate(app: ServerApp, deps: ServerDeps): void {
   app.post(
     '/api/v1/vms/:id/migrate',
     {
+      config: { permission: 'vm.migrate', scope: 'vm' },
       schema: {
         summary: 'Live-migrate a VM to another host',
         description:

@@ -80,7 +80,10 @@ export function auditHook(audit: AuditService) {
         ? permission
         : actionOfRoute(request.method, url));
     const id = stringField(request.params, 'id') ?? stringField(request.params, 'name');
-    const name = stringField(request.body, 'name') ?? stringField(request.params, 'username');
+    const name =
+      stringField(request.body, 'name') ??
+      stringField(request.params, 'username') ??
+      stringField(request.body, 'username');
     const target =
       id === undefined && name === undefined
         ? {}

@@ -29,7 +29,7 @@ export function isPublicPath(path: string): boolean {
 
 /** The bindings and cluster role of a stored user, as the policy sees them. */
 export async function principalOfUser(
-  deps: ServerDeps,
+  deps: Pick<ServerDeps, 'store'>,
   user: User,
   extra: Pick<Principal, 'kind' | 'sessionId' | 'tokenId'> = { kind: 'user' },
 ): Promise<Principal> {
@@ -50,7 +50,10 @@ export async function principalOfUser(
  * Who a bearer token speaks for: an API token (`nct_...`, looked up by its hash) or an access
  * token whose session is still open. Throws UNAUTHENTICATED with a reason that names no user.
  */
-export async function authenticateToken(deps: ServerDeps, token: string): Promise<Principal> {
+export async function authenticateToken(
+  deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock'>,
+  token: string,
+): Promise<Principal> {
   const now = deps.clock.now();
   if (token.startsWith(API_TOKEN_PREFIX)) {
     const stored = await deps.store.apiTokens.getByHash(hashRefreshToken(token));

@@ -230,3 +230,28 @@ describe('the authorization matrix', () => {
     expect(failures).toEqual([]);
   }, 180_000);
 });
+
+describe('WebSockets', () => {
+  /** The first frame the server sends after our auth message, and how it closes. */
+  async function consoleAnswer(role: Role, project: string) {
+    const vm = await freshId('vm', project, '');
+    const socket = await server.app.injectWS(`/api/v1/vms/${vm}/console`);
+    const token = (headers.get(role)?.authorization ?? '').slice('Bearer '.length);
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    const frame = new Promise<string>((resolve) =>
+      socket.on('message', (data: Buffer) => resolve(data.toString('utf8'))),
+    );
+    socket.send(JSON.stringify({ type: 'auth', token }));
+    const first = await frame;
+    socket.terminate();
+    await closed;
+    return first;
+  }
+
+  it('opens a console only on a VM of the caller’s project, for an operator', async () => {
+    expect(await consoleAnswer('operator', OTHER)).toContain('VM_NOT_FOUND');
+    expect(await consoleAnswer('viewer', OWN)).toContain('FORBIDDEN');
+    // Allowed: past authorization, the fake agent has no console to offer.
+    expect(await consoleAnswer('operator', OWN)).not.toMatch(/VM_NOT_FOUND|FORBIDDEN|UNAUTH/);
+  });
+});

@@ -1,4 +1,10 @@
-import { authorize, isPermission, type Permission, type Principal } from '@novacron/auth';
+import {
+  authorize,
+  isPermission,
+  visibleProjects,
+  type Permission,
+  type Principal,
+} from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
 import { DEFAULT_PROJECT } from '@novacron/store';
 import type { FastifyRequest, RouteOptions } from 'fastify';
@@ -167,4 +173,17 @@ export async function authorizeVm(
     if (decision.reason === 'not-member') throw notFound('vm', idOrName);
     throw new DomainError('FORBIDDEN', decision.message, { permission });
   }
+}
+
+/**
+ * Which stored and live events `principal` may receive on the event stream: those of its
+ * projects and of no project (hosts); audit events only for the cluster admin.
+ */
+export function eventVisibility(
+  principal: Principal,
+): (event: { type: string; project: string | null }) => boolean {
+  if (principal.global) return () => true;
+  const projects = new Set(visibleProjects(principal, 'event.read'));
+  return (event) =>
+    !event.type.startsWith('audit.') && (event.project === null || projects.has(event.project));
 }

@@ -56,6 +56,11 @@ export interface EventStreamDeps {
   tokens: AccessTokens;
   clock: Clock;
   logger: Logger;
+  /**
+   * Who a token speaks for, as the events it may see (its projects); without it, any valid
+   * access token sees every event.
+   */
+  authenticate?: (token: string) => Promise<Subscription['visible']>;
 }
 
 const OPEN = 1;
@@ -76,6 +81,8 @@ export class EventStreamConnection {
   readonly #session: EventStreamSession;
   readonly #timers: NodeJS.Timeout[] = [];
   #subscription: Subscription;
+  /** Set by the auth message: the events of the caller's projects only. */
+  #visible: Subscription['visible'] = () => false;
 
   constructor(
     private readonly socket: EventSocket,
@@ -164,7 +171,7 @@ export class EventStreamConnection {
     }
     if (this.#authenticated && !this.#started && !this.#closed) {
       this.#started = true;
-      void this.#session.start(this.#subscription);
+      void this.#session.start({ ...this.#subscription, visible: this.#visible });
     }
   }
 
@@ -181,7 +188,12 @@ export class EventStreamConnection {
     const { message } = parsed;
     if (message.type === 'auth') {
       try {
-        await this.deps.tokens.verify(message.token, this.deps.clock.now());
+        if (this.deps.authenticate === undefined) {
+          await this.deps.tokens.verify(message.token, this.deps.clock.now());
+          this.#visible = () => true;
+        } else {
+          this.#visible = await this.deps.authenticate(message.token);
+        }
       } catch (error) {
         const reason = error instanceof Error ? error.message : 'token invalid';
         this.fail('UNAUTHENTICATED', reason, EVENT_STREAM_CLOSE_CODES.UNAUTHENTICATED);
@@ -209,7 +221,7 @@ export class EventStreamConnection {
     const since =
       message.since ?? (this.#started ? this.#session.lastSent : this.#subscription.since);
     this.#subscription = { ...selected, since, project: message.project };
-    if (this.#started) void this.#session.start(this.#subscription);
+    if (this.#started) void this.#session.start({ ...this.#subscription, visible: this.#visible });
   }
 }
 

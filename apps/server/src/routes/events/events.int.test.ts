@@ -19,6 +19,20 @@ import { ImageService } from '../../services/images.js';
 import { listenEvents, type EventsListener } from './listener.js';
 import { registerEventStream } from './watch.js';
 
+/** An access token of a cluster admin with a live session: the stream checks both. */
+let admins = 0;
+async function sessionToken(store: Store, tokens: AccessTokens): Promise<string> {
+  const username = `admin-${admins++}`;
+  const user = await store.users.create({ username, passwordHash: 'x', role: 'admin' });
+  const session = await store.sessions.create({
+    userId: user.id,
+    refreshTokenHash: `unused-${user.id}`,
+    expiresAt: new Date(Date.now() + 3600_000),
+  });
+  const claims = { sub: user.id, username, role: 'admin', sid: session.id };
+  return (await tokens.issue(claims, new Date())).token;
+}
+
 // The event stream over real WebSockets, on SQLite and on PostgreSQL: what a client that
 // disconnects and comes back with `since` receives.
 const databases = await testDatabases({
@@ -113,9 +127,7 @@ for (const database of databases) {
       await app.listen({ host: '127.0.0.1', port: 0 });
       apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       extra = await listenEvents(app, '127.0.0.1', 0);
-      token = (
-        await tokens.issue({ sub: 'u1', username: 'admin', role: 'admin', sid: 's1' }, new Date())
-      ).token;
+      token = await sessionToken(store, tokens);
     });
 
     afterAll(async () => {
@@ -291,9 +303,7 @@ describe('event stream liveness', () => {
   beforeAll(async () => {
     testStore = await databases[0]!.open();
     const tokens = new AccessTokens(newSigningSecret());
-    token = (
-      await tokens.issue({ sub: 'u1', username: 'admin', role: 'admin', sid: 's1' }, new Date())
-    ).token;
+    token = await sessionToken(testStore.store, tokens);
     app = Fastify({ loggerInstance: logger }).withTypeProvider<TypeBoxTypeProvider>();
     await app.register(websocket);
     registerEventStream(
@@ -345,13 +355,9 @@ describe('event stream liveness', () => {
     try {
       await server.listen({ host: '127.0.0.1', port: 0 });
       const port = (server.server.address() as AddressInfo).port;
-      const issued = await tokens.issue(
-        { sub: 'u1', username: 'admin', role: 'admin', sid: 's1' },
-        new Date(),
-      );
       const client = new RawClient(
         new WebSocket(`ws://127.0.0.1:${port}/api/v1/events`),
-        issued.token,
+        await sessionToken(store, tokens),
       );
       await until(() => client.frames.length === 1);
       await server.close();

@@ -37,6 +37,8 @@ export interface Subscription {
   /** Replay stored events after this seq first; undefined = only what happens from now on. */
   since: number | undefined;
   project: string | undefined;
+  /** What the caller may see (its projects); everything when absent. */
+  visible?: (event: { type: string; project: string | null }) => boolean;
 }
 
 export interface EventSessionLimits {
@@ -101,8 +103,11 @@ export class EventStreamSession {
     const current = () => generation === this.#generation && !this.#closed;
     const wanted = new Set(subscription.types);
     const { project } = subscription;
+    const visible = subscription.visible ?? (() => true);
     const matches = (event: Event) =>
-      wanted.has(event.type) && (project === undefined || event.project === project);
+      wanted.has(event.type) &&
+      (project === undefined || event.project === project) &&
+      visible(event);
 
     let live = false;
     let pending: Event[] = [];
@@ -155,7 +160,7 @@ export class EventStreamSession {
         if (!current()) return;
         let flushed: Promise<void> | undefined;
         for (const event of page) {
-          flushed = this.#send(JSON.stringify(event));
+          if (visible(event)) flushed = this.#send(JSON.stringify(event));
           last = event.seq;
           this.#lastSent = last;
         }
@@ -166,7 +171,7 @@ export class EventStreamSession {
       }
 
       for (const event of pending) {
-        if (event.seq <= last) continue;
+        if (event.seq <= last || !visible(event)) continue;
         this.#sendFrame(JSON.stringify(event));
         last = event.seq;
       }
@@ -177,7 +182,11 @@ export class EventStreamSession {
       // Live events are not replayed: they start once the stored ones have caught up.
       if (liveTypes.size > 0 && current()) {
         this.#unsubscribeLive = this.liveSource?.subscribe((event) => {
-          if (liveTypes.has(event.type) && (project === undefined || event.project === project)) {
+          if (
+            liveTypes.has(event.type) &&
+            (project === undefined || event.project === project) &&
+            visible(event)
+          ) {
             this.#sendLiveEvent(event);
           }
         });

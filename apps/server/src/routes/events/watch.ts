@@ -1,6 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { EVENT_STREAM_CLOSE_CODES, EventStreamQuery } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
+import { authenticateToken } from '../../authenticate.js';
+import { eventVisibility } from '../../authorization.js';
 import type { ServerApp, ServerDeps } from '../../deps.js';
 import {
   DEFAULT_EVENT_STREAM_OPTIONS,
@@ -21,6 +23,9 @@ export function registerEventStream(
 ): void {
   const settings = { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options };
   const connections = new Set<EventStreamConnection>();
+  // The caller sees the events of its projects only (authorization.ts).
+  const authenticate = async (token: string) =>
+    eventVisibility(await authenticateToken(deps, token));
   // On the root and added now, so it runs before @fastify/websocket's own preClose, which would
   // close every socket without a code: clients learn why and that resuming will work.
   app.addHook('preClose', (hookDone) => {
@@ -59,7 +64,7 @@ export function registerEventStream(
       wsHandler: (socket, request) => {
         const connection = new EventStreamConnection(
           socket,
-          deps,
+          { ...deps, authenticate },
           {
             ...selectEventTypes(splitPatterns(request.query.types)),
             since: request.query.since,

@@ -11,6 +11,8 @@ import { DomainError, isDomainError } from '@novacron/domain';
 import { Value } from 'typebox/value';
 import type { WebSocket } from 'ws';
 import type { ConsoleKind } from '../../agents/agent-client.js';
+import { authenticateToken } from '../../authenticate.js';
+import { authorizeVm } from '../../authorization.js';
 import type { ServerApp, ServerDeps } from '../../deps.js';
 
 /** How long a new connection has to send its `auth` message (as the event stream). */
@@ -130,11 +132,20 @@ class ConsoleProxy {
   }
 
   async #connect(token: string): Promise<void> {
+    let principal;
     try {
-      await this.deps.tokens.verify(token, this.deps.clock.now());
+      principal = await authenticateToken(this.deps, token);
     } catch (error) {
       const reason = error instanceof Error ? error.message : 'token invalid';
       this.fail('UNAUTHENTICATED', reason, EVENT_STREAM_CLOSE_CODES.UNAUTHENTICATED);
+      return;
+    }
+    try {
+      // The one policy, as for every HTTP route: another project's VM does not exist here.
+      await authorizeVm(this.deps, principal, 'vm.console', this.idOrName);
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      this.fail(error.code, error.message, 4000 + httpStatusOf(error.code));
       return;
     }
     clearTimeout(this.#timer);

@@ -1,7 +1,14 @@
-import type { Operation, Vm } from '@novacron/api';
-import { pidsMatching, waitFor, type CommandRunner } from '@novacron/testkit';
+import type { Operation } from '@novacron/api';
+import { waitFor, type CommandRunner } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { namespaceOf, startClusterTestbed, type ClusterTestbed } from './testing.js';
+import {
+  heartbeatAfter as heartbeatAfterOf,
+  lastHeartbeat as lastHeartbeatOf,
+  qemuOf,
+  startClusterTestbed,
+  vmOf,
+  type ClusterTestbed,
+} from './testing.js';
 
 // Live migration on `novacron up --hosts 2`: two agents in two network namespaces, disks on the
 // shared pool, QEMU streaming straight from one namespace to the other over the bridge.
@@ -12,44 +19,9 @@ const MiB = 1024 * 1024;
 let testbed: ClusterTestbed;
 let cli: CommandRunner;
 
-async function vm(name: string): Promise<Vm> {
-  return JSON.parse(await cli.ok(['vm', 'get', name, '-o', 'json'])) as Vm;
-}
-
-/** The last `HEARTBEAT n uptime` the VM's current host kept. */
-async function lastHeartbeat(name: string): Promise<{ n: number; uptime: number }> {
-  const output = await cli.ok(['vm', 'console', name, '--output']);
-  const beats = [...output.matchAll(/^HEARTBEAT (\d+) (\d+\.\d+)/gm)];
-  const last = beats.at(-1);
-  if (last === undefined) throw new Error(`no heartbeat in the console of ${name}`);
-  return { n: Number(last[1]), uptime: Number(last[2]) };
-}
-
-async function heartbeatAfter(name: string, previous: number) {
-  return waitFor(
-    `a heartbeat of ${name} after #${previous}`,
-    async () => {
-      const beat = await lastHeartbeat(name).catch(() => undefined);
-      return beat !== undefined && beat.n > previous ? beat : undefined;
-    },
-    60_000,
-    250,
-  );
-}
-
-/** The one QEMU of the VM, and the namespace it runs in. */
-async function qemuOf(id: string): Promise<{ pid: number; namespace: string }> {
-  const pids = await waitFor(
-    `exactly one QEMU of ${id}`,
-    async () => {
-      const found = await pidsMatching(`guest=${id}`);
-      return found.length === 1 ? found : undefined;
-    },
-    15_000,
-    200,
-  );
-  return { pid: pids[0]!, namespace: await namespaceOf(pids[0]!) };
-}
+const vm = (name: string) => vmOf(cli, name);
+const lastHeartbeat = (name: string) => lastHeartbeatOf(cli, name);
+const heartbeatAfter = (name: string, previous: number) => heartbeatAfterOf(cli, name, previous);
 
 async function migrate(name: string, args: string[]): Promise<Operation> {
   const answer = await cli.run(['vm', 'migrate', name, ...args, '--wait', '-o', 'json']);

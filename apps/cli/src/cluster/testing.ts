@@ -3,14 +3,17 @@ import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { environmentWith } from '@novacron/config';
+import type { Operation, Vm } from '@novacron/api';
 import {
   CommandRunner,
   freePort,
   killMatching,
   makeTempDir,
+  pidsMatching,
   repoRoot,
   stopCommand,
   testCacheDir,
+  waitFor,
   waitForOutput,
 } from '@novacron/testkit';
 
@@ -24,6 +27,11 @@ export interface ClusterTestbed {
   cli: CommandRunner;
   /** Temporary folder holding the data directory; every process of the cluster runs under it. */
   path: string;
+  /**
+   * Kills `up` (the server) with SIGKILL, as a crash, and starts it again; the agents and their
+   * guests run on meanwhile. Resolves once the new server is up.
+   */
+  crashServer(): Promise<void>;
   /** Stops `up`, takes the cluster down, kills what is left under the folder and removes it. */
   close(): Promise<void>;
 }
@@ -59,7 +67,13 @@ export async function startClusterTestbed(options: {
     NOVACRON_LOG_LEVEL: 'warn',
     ...options.env,
   });
-  const up = cli.start(['up', '--hosts', String(options.hosts)]);
+  const args = ['up', '--hosts', String(options.hosts)];
+  let up = cli.start(args);
+  const crashServer = async () => {
+    await stopCommand(up, 'SIGKILL');
+    up = cli.start(args);
+    await waitForOutput(up, 'NovaCron is up', 90_000);
+  };
   const close = async () => {
     await stopCommand(up, 'SIGTERM');
     await cli.run(['down']);
@@ -73,11 +87,63 @@ export async function startClusterTestbed(options: {
     await close();
     throw error;
   }
-  return { cli, path: dir.path, close };
+  return { cli, path: dir.path, crashServer, close };
 }
 
 /** The network namespace a process runs in (`ip netns identify`). */
 export async function namespaceOf(pid: number): Promise<string> {
   const { stdout } = await run('ip', ['netns', 'identify', String(pid)]);
   return stdout.trim();
+}
+
+/** The VM as `vm get` shows it. */
+export async function vmOf(cli: CommandRunner, name: string): Promise<Vm> {
+  return JSON.parse(await cli.ok(['vm', 'get', name, '-o', 'json'])) as Vm;
+}
+
+/** The operation as `operation get` shows it. */
+export async function operationOf(cli: CommandRunner, id: string): Promise<Operation> {
+  return JSON.parse(await cli.ok(['operation', 'get', id, '-o', 'json'])) as Operation;
+}
+
+/** The last `HEARTBEAT n uptime` the tiny guest printed on the console its current host kept. */
+export async function lastHeartbeat(
+  cli: CommandRunner,
+  name: string,
+): Promise<{ n: number; uptime: number }> {
+  const output = await cli.ok(['vm', 'console', name, '--output']);
+  const beats = [...output.matchAll(/^HEARTBEAT (\d+) (\d+\.\d+)/gm)];
+  const last = beats.at(-1);
+  if (last === undefined) throw new Error(`no heartbeat in the console of ${name}`);
+  return { n: Number(last[1]), uptime: Number(last[2]) };
+}
+
+/** Waits (up to a minute) for a heartbeat after #`previous`: the guest goes on running. */
+export async function heartbeatAfter(cli: CommandRunner, name: string, previous: number) {
+  return waitFor(
+    `a heartbeat of ${name} after #${previous}`,
+    async () => {
+      const beat = await lastHeartbeat(cli, name).catch(() => undefined);
+      return beat !== undefined && beat.n > previous ? beat : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
+/** The one QEMU of the VM, and the network namespace it runs in (waits until only one is left). */
+export async function qemuOf(
+  id: string,
+  timeoutMs = 15_000,
+): Promise<{ pid: number; namespace: string }> {
+  const pids = await waitFor(
+    `exactly one QEMU of ${id}`,
+    async () => {
+      const found = await pidsMatching(`guest=${id}`);
+      return found.length === 1 ? found : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+  return { pid: pids[0]!, namespace: await namespaceOf(pids[0]!) };
 }

@@ -1,7 +1,8 @@
 import type { ClusterHeartbeat, Image } from '@novacron/api';
 import { openSqliteTestStore, type Store, type TestStore } from '@novacron/store';
 import { createLogger } from '@novacron/telemetry';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AgentPort } from '../agents/agent-client.js';
 import { HostService } from './hosts.js';
 
 // Heartbeats and the timeout sweep over a real (SQLite) store, with a clock the test moves.
@@ -107,6 +108,42 @@ describe('heartbeats', () => {
     });
     // An operation in flight owns its VM's state.
     expect((await store.vms.get(undefined, busy.id))?.state).toBe('starting');
+  });
+});
+
+describe('what an ended migration left on a host', () => {
+  it('is removed: a waiting target aborted, a handed-off source retired; a VM still moving is left alone', async () => {
+    const calls: string[] = [];
+    let retiredId = '';
+    const agent = {
+      migrationComplete: (id: string) => {
+        calls.push(`complete ${id}`);
+        // The agent refuses to retire a QEMU that did not hand the guest over.
+        return id === retiredId ? Promise.resolve() : Promise.reject(new Error('not handed off'));
+      },
+      migrationAbort: (id: string) => {
+        calls.push(`abort ${id}`);
+        return Promise.resolve({ status: 'cancelled' as const });
+      },
+    } as unknown as AgentPort;
+    hosts = new HostService(store, clock, createLogger({ level: 'silent' }), () => agent);
+    const node1 = await hosts.heartbeat('node1', beat());
+    const node2 = await hosts.heartbeat('node2', beat());
+    const waiting = await vmOn(node1.id, 'waiting');
+    const retired = await vmOn(node1.id, 'retired');
+    const moving = await vmOn(node1.id, 'moving');
+    await store.vms.update(moving.id, { state: 'migrating' });
+    retiredId = retired.id;
+    const migrating = (id: string) => ({ id, state: 'migrating' as const, pid: 1, reason: null });
+
+    await hosts.heartbeat('node2', beat([waiting, retired, moving].map((vm) => migrating(vm.id))));
+    await vi.waitFor(() => expect(calls).toHaveLength(3));
+    expect(calls.sort()).toEqual(
+      [`abort ${waiting.id}`, `complete ${retired.id}`, `complete ${waiting.id}`].sort(),
+    );
+    // The VMs' own records are untouched: they stay on node1.
+    expect((await store.vms.get(undefined, waiting.id))?.host).toBe('node1');
+    expect(node2.name).toBe('node2');
   });
 });
 

@@ -64,13 +64,42 @@ export class HostService {
     }
     host = (await this.store.hosts.recordHeartbeat(host.id, this.clock.now())) ?? host;
     const byId = new Map(beat.vms.map((status) => [status.id, status]));
-    await this.markVms(host.name, (vmId) => {
+    const mine = await this.markVms(host.name, (vmId) => {
       const status = byId.get(vmId);
       return status === undefined
         ? { state: 'unknown', reason: `host ${hostName} does not know this VM` }
         : { state: status.state, reason: status.reason };
     });
+    const leftovers = beat.vms.filter((s) => s.state === 'migrating' && !mine.has(s.id));
+    if (leftovers.length > 0) void this.dropLeftovers(host.name, leftovers);
     return host;
+  }
+
+  /**
+   * A host reports a VM migrating that the store keeps elsewhere and no migration moves: the
+   * remains of one that ended while this host could not be told (a link cut, an agent restart).
+   * A source that handed the guest over is retired; a target still waiting is removed. Neither
+   * holds the running guest, and the agent refuses both calls on a QEMU that does.
+   */
+  private async dropLeftovers(hostName: string, leftovers: AgentVmStatus[]): Promise<void> {
+    for (const status of leftovers) {
+      try {
+        const vm = await this.store.vms.get(undefined, status.id);
+        if (vm?.state === 'migrating' || vm?.host === hostName) continue;
+        const { agent } = await this.agentOf(hostName);
+        const retired = await agent.migrationComplete(status.id).then(
+          () => true,
+          () => false,
+        );
+        if (!retired) await agent.migrationAbort(status.id);
+        this.logger.warn(
+          { host: hostName, vmId: status.id, retired },
+          'removed what an ended migration left on this host',
+        );
+      } catch (error) {
+        this.logger.warn({ host: hostName, vmId: status.id, err: error }, 'leftover not removed');
+      }
+    }
   }
 
   /** The agent of a host by name or id. */
@@ -146,10 +175,11 @@ export class HostService {
     return host?.name === name ? host : undefined;
   }
 
+  /** Records what the host observed of each VM it holds; answers their ids. */
   private async markVms(
     hostName: string,
     observe: (vmId: string) => { state: AgentVmStatus['state']; reason: string | null },
-  ): Promise<void> {
+  ): Promise<Set<string>> {
     const page = await this.store.vms.list({ host: hostName, limit: 1000 });
     for (const vm of page.items) {
       if (TRANSITIONAL.has(vm.state)) continue;
@@ -162,6 +192,7 @@ export class HostService {
         // Changed meanwhile (an operation started): the next heartbeat looks again.
       }
     }
+    return new Set(page.items.map((vm) => vm.id));
   }
 }
 
@@ -185,6 +216,8 @@ function unreachable(_agentUrl: string, hostName: string): AgentPort {
     migrationStatus: fail,
     migrationTune: fail,
     migrationPostcopy: fail,
+    migrationMirror: fail,
+    migrationSwitchover: fail,
     migrationAbort: fail,
     migrationComplete: fail,
     dirtyRate: fail,

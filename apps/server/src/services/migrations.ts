@@ -72,12 +72,17 @@ interface MigrationRecord {
   escalated?: 'postcopy' | 'throttle' | null;
   /** Set before migrate-start-postcopy: from then on only the target can hold the whole guest. */
   switched?: boolean;
+  /** Set once the source reported the stream completed: its QEMU no longer runs the guest. */
+  handedOff?: boolean;
+  /** Shared-nothing: the local disk was mirrored to the target (ADR 16). */
+  mirrored?: boolean;
 }
 
 /** The phases a migrate operation records (docs/adr/0013-live-migration.md). */
 const PHASE = {
   planning: 'planning',
   preparing: 'preparing-target',
+  mirroring: 'mirroring',
   transferring: 'transferring',
   postcopy: 'postcopy',
   switching: 'switching-over',
@@ -125,7 +130,13 @@ export class MigrationService {
       );
     }
     // Settings are checked here too, so that an illegal combination is a 4xx before anything moves.
-    migrationSettings(request, this.defaults, this.rough(vm, request));
+    migrationSettings(
+      request,
+      this.defaults,
+      this.rough(vm, request),
+      undefined,
+      noPostcopyReason(vm),
+    );
     const before = vm.state as MigrationRecord['before'];
     // The version check makes this the one migration (or action) that wins for this VM.
     await this.store.vms.update(vm.id, { state: 'migrating', stateReason: null }, vm.version);
@@ -209,9 +220,13 @@ export class MigrationService {
 
   private async watchAfterRestart(vm: Vm, record: MigrationRecord, context: OperationContext) {
     const source = await this.agent(record.from);
+    let current = record;
     try {
-      return await this.watch(vm, record, source, context);
+      return await this.watch(vm, record, source, context, (next) => {
+        current = next;
+      });
     } catch (error) {
+      if (current.handedOff) throw error;
       if (record.switched) return this.settleAfterSwitch(vm, record, context, error);
       throw new DomainError(
         'MIGRATION_FAILED',
@@ -262,7 +277,13 @@ export class MigrationService {
     let record: MigrationRecord | null = null;
     try {
       const measured = await this.measure(vm, sourceHost, targetHost, request);
-      const { settings, choice } = migrationSettings(request, this.defaults, measured.predictions);
+      const { settings, choice } = migrationSettings(
+        request,
+        this.defaults,
+        measured.predictions,
+        undefined,
+        noPostcopyReason(vm),
+      );
       const { from, to, predictions, planningTimeMs } = measured.plan;
       record = {
         from: sourceHost.name,
@@ -282,10 +303,22 @@ export class MigrationService {
       const spec = await this.vms.agentSpec({ ...vm, desiredState: 'running' });
       const incoming = await target.migrationIncoming(vm.id, { spec, settings });
       if (context.signal.aborted) throw cancelled('before the stream started');
+      if (incoming.nbd !== undefined) {
+        // Recorded before the mirror starts, without the URI: a restart rolls back.
+        record = { ...record, mirrored: true };
+        await context.metadata({ ...record });
+        await context.phase(PHASE.mirroring, 10);
+        await source.migrationMirror(vm.id, {
+          nbd: incoming.nbd,
+          tls: settings.tls,
+          tlsHostname: incoming.tlsHostname,
+        });
+        await this.watchMirror(vm, record, source, context);
+      }
 
       record = { ...record, uri: incoming.uri };
       await context.metadata({ ...record });
-      await context.phase(PHASE.transferring, 10);
+      await context.phase(PHASE.transferring, record.mirrored ? 50 : 10);
       await source.migrationOutgoing(vm.id, {
         uri: incoming.uri,
         tlsHostname: incoming.tlsHostname,
@@ -296,6 +329,8 @@ export class MigrationService {
       });
     } catch (error) {
       const reason = toDomainError(error);
+      // After the hand-off the guest is the target's: finishOrRecover settled it, never undo.
+      if (record?.handedOff) throw error;
       if (record?.switched) return this.settleAfterSwitch(vm, record, context, error);
       const undone = await this.rollBack(vm, record, reason.message).catch((undo: unknown) => {
         this.logger.error({ err: undo, vm: vm.id }, 'rolling back a migration failed');
@@ -347,7 +382,20 @@ export class MigrationService {
         return this.settleWithoutSource(vm, record, context, error);
       }
 
-      if (status.status === 'completed') return this.finish(vm, record, context, status);
+      if (status.status === 'completed') {
+        record = { ...record, handedOff: true };
+        recorded(record);
+        return this.finishOrRecover(vm, record, context, status);
+      }
+      if (record.mirrored && status.status === 'pre-switchover') {
+        // The source is paused: end the mirror in sync, then let memory finish.
+        await source.migrationSwitchover(vm.id);
+        continue;
+      }
+      // Until the switch-over the mirror must stay in sync (it is gone after it).
+      if (record.mirrored && (status.status === 'setup' || status.status === 'active')) {
+        failedMirror(vm, status);
+      }
       const observed = observeMigration(stall, status, performance.now());
       stall = observed.state;
       const { verdict } = observed;
@@ -376,7 +424,7 @@ export class MigrationService {
         };
         recorded(record);
         await context.metadata({ ...record });
-        await context.phase(PHASE.postcopy, operationProgress(status));
+        await context.phase(PHASE.postcopy, operationProgress(status, record.mirrored));
         await source.migrationPostcopy(vm.id);
         this.logger.info({ vm: vm.id, reason: verdict.reason }, 'migration switched to post-copy');
       } else if (verdict.action === 'escalate') {
@@ -404,9 +452,76 @@ export class MigrationService {
       const now = performance.now();
       if (now - lastWrite >= PROGRESS_WRITE_MS) {
         lastWrite = now;
-        await context.phase(phase, operationProgress(status));
+        await context.phase(phase, operationProgress(status, record.mirrored));
       }
       await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Shared-nothing: reads the source's disk mirror until it is in sync (READY), with progress out
+   * as `mirroring` events; a failed mirror (e.g. the target's disk full) or a cancel throws, and
+   * the caller rolls back (target QEMU and disk removed, the source keeps running the guest).
+   */
+  private async watchMirror(
+    vm: Vm,
+    record: MigrationRecord,
+    source: AgentPort,
+    context: OperationContext,
+  ): Promise<void> {
+    let lastWrite = 0;
+    for (;;) {
+      const status = await source.migrationStatus(vm.id);
+      failedMirror(vm, status);
+      const mirror = status.mirror;
+      if (mirror?.ready) return;
+      if (context.signal.aborted) throw cancelled('while mirroring the disk');
+      const done = mirror?.doneBytes ?? 0;
+      const total = mirror?.totalBytes ?? 0;
+      this.onProgress(vm, {
+        operation: context.operationId,
+        vm: vm.name,
+        from: record.from,
+        to: record.to,
+        strategy: record.settings.strategy,
+        phase: PHASE.mirroring,
+        transferredBytes: done,
+        remainingBytes: Math.max(0, total - done),
+        totalBytes: total,
+        dirtyRateBytes: 0,
+        iteration: 0,
+        expectedDowntimeMs: null,
+      });
+      const now = performance.now();
+      if (now - lastWrite >= PROGRESS_WRITE_MS) {
+        lastWrite = now;
+        await context.phase(
+          PHASE.mirroring,
+          Math.round(10 + (total > 0 ? (40 * done) / total : 0)),
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * The source handed the guest over. Finishing needs the target's word; when it cannot be had
+   * now (its agent restarting, the link down), the restart-recovery rules decide from what both
+   * hosts report, waiting while one is silent, and never resume the source on a guess.
+   */
+  private async finishOrRecover(
+    vm: Vm,
+    record: MigrationRecord,
+    context: OperationContext,
+    final: AgentMigrationStatus,
+  ): Promise<Record<string, unknown>> {
+    try {
+      return await this.finish(vm, record, context, final);
+    } catch (error) {
+      this.logger.warn({ vm: vm.id, err: error }, 'finishing a handed-off migration failed');
+      const recovery = this.recoveryOf(vm, record, PHASE.switching);
+      if (!('resume' in recovery)) throw error;
+      return (await recovery.resume(context)) ?? { from: record.from, to: record.to };
     }
   }
 
@@ -586,10 +701,8 @@ export class MigrationService {
   ): Promise<{ plan: MigrationPlan; predictions: Prediction[] }> {
     const started = performance.now();
     const agent = await this.agent(source.name);
-    const measured =
-      vm.state === 'paused'
-        ? { dirtyRateBytes: 0, measuredSeconds: 0 }
-        : await agent.dirtyRate(vm.id, { seconds: DIRTY_RATE_SECONDS });
+    // A paused guest is not measured by the agent (it dirties nothing); a local disk is sized.
+    const measured = await agent.dirtyRate(vm.id, { seconds: DIRTY_RATE_SECONDS });
     const { maxBandwidthBytes, maxDowntimeMs } = resolveLimits(limits, this.defaults);
     const memoryBytes = vm.memoryMiB * MiB;
     const predictions = predict({
@@ -602,7 +715,20 @@ export class MigrationService {
         : { zeroPageFraction: 1 - Math.min(1, measured.dataBytes / memoryBytes) }),
     });
     const planningTimeMs = performance.now() - started;
-    const chosen = migrationSettings({}, this.defaults, predictions).settings.strategy;
+    const chosen = migrationSettings(
+      {},
+      this.defaults,
+      predictions,
+      undefined,
+      noPostcopyReason(vm),
+    ).settings.strategy;
+    const disk =
+      measured.diskBytes === undefined
+        ? null
+        : {
+            allocatedBytes: measured.diskBytes,
+            predictedMs: (measured.diskBytes / maxBandwidthBytes) * 1000,
+          };
     return {
       predictions,
       plan: {
@@ -614,6 +740,7 @@ export class MigrationService {
         bandwidthBytes: maxBandwidthBytes,
         maxDowntimeMs,
         predictions: predictions.map(toWirePrediction),
+        disk,
         chosen,
         planningTimeMs,
       },
@@ -654,15 +781,29 @@ function requireMovable(vm: Vm): string {
   if (vm.host === null) {
     throw new DomainError('MIGRATION_NOT_POSSIBLE', `VM '${vm.name}' is on no host`);
   }
-  if (vm.pool !== 'shared') {
+  return vm.host;
+}
+
+/**
+ * Why post-copy is not offered for this VM, if it is not: a local disk is mirrored first, and the
+ * mirror must end in sync while the source still holds the whole guest (ADR 16).
+ */
+function noPostcopyReason(vm: Vm): string | undefined {
+  return vm.pool === 'shared'
+    ? undefined
+    : 'the VM keeps its disk in the local pool, which moves by mirror before the switch-over (ADR 16); use precopy or autoconverge';
+}
+
+/** A mirror that failed (or vanished) ends the migration with QEMU's reason. */
+function failedMirror(vm: Vm, status: AgentMigrationStatus): void {
+  const mirror = status.mirror;
+  if (mirror === undefined || mirror.error !== undefined || mirror.status === 'concluded') {
     throw new DomainError(
-      'MIGRATION_NOT_POSSIBLE',
-      `VM '${vm.name}' keeps its disk on host ${vm.host}'s local pool; live migration moves only ` +
-        `memory and needs the disk on the shared pool (create the VM with --pool shared)`,
-      { pool: vm.pool },
+      'MIGRATION_FAILED',
+      `the disk mirror of ${vm.name} failed: ${mirror?.error ?? (mirror === undefined ? 'the mirror job is gone' : mirror.status)}`,
+      { mirror: mirror ?? null },
     );
   }
-  return vm.host;
 }
 
 /** The target's view of the VM once its QEMU left the incoming state (it loads device state last). */
@@ -677,7 +818,11 @@ async function waitForTarget(target: AgentPort, vmId: string) {
   }
 }
 
-/** The operation's percent: the stream's share done, between the set-up's 10 and the switch's 95. */
-function operationProgress(status: AgentMigrationStatus): number {
-  return Math.round(10 + 0.85 * (progressPercent(status) ?? 0));
+/**
+ * The operation's percent: the stream's share done, between the set-up's 10 (50 after a disk
+ * mirror, which takes 10 to 50) and the switch's 95.
+ */
+function operationProgress(status: AgentMigrationStatus, mirrored = false): number {
+  const from = mirrored ? 50 : 10;
+  return Math.round(from + ((95 - from) / 100) * (progressPercent(status) ?? 0));
 }

@@ -23,6 +23,12 @@ export interface CliClient {
   events: NovaCronClient['events'];
   /** Optional so test fakes without a console still fit. */
   console?: NovaCronClient['console'];
+  /** Users, projects, API tokens, audit (`novacron user|project|token|audit`); optional for test fakes. */
+  users?: NovaCronClient['users'];
+  projects?: NovaCronClient['projects'];
+  tokens?: NovaCronClient['tokens'];
+  audit?: NovaCronClient['audit'];
+  logout?: NovaCronClient['logout'];
 }
 
 export type ClientFactory = (options: { baseUrl: string; token?: string }) => CliClient;

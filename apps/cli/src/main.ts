@@ -10,6 +10,7 @@ import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerOperationCommands } from './commands/operation.js';
+import { registerSecurityCommands } from './commands/security.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerVmCommands } from './commands/vm.js';
 import { CliContext, type CliDeps } from './context.js';
@@ -41,6 +42,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerImageCommands(program, ctx);
   registerOperationCommands(program, ctx);
   registerEventsCommand(program, ctx);
+  registerSecurityCommands(program, ctx);
   registerUpCommand(program);
   registerDownCommand(program);
   registerAgentCommand(program);

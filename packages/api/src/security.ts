@@ -55,7 +55,7 @@ export const RoleBinding = Type.Object({ project: Type.String(), role: RoleName 
 export type RoleBinding = Static<typeof RoleBinding>;
 
 const Username = Type.String({
-  pattern: '^[a-z0-9][a-z0-9._-]{0,62}$',
+  pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
   minLength: 1,
   maxLength: 63,
 });

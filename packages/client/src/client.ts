@@ -28,6 +28,7 @@ import {
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
 import { openConsoleStream, type ConsoleStream, type ConsoleStreamOptions } from './console.js';
 import { openEventStream, type EventStream, type EventStreamOptions } from './events.js';
+import { AuditResource, ProjectsResource, TokensResource, UsersResource } from './security.js';
 
 export interface NovaCronClientOptions {
   /** Where the server listens, e.g. `http://127.0.0.1:8090`. */
@@ -398,6 +399,10 @@ export class NovaCronClient {
   readonly hosts: HostsResource;
   readonly images: ImagesResource;
   readonly operations: OperationsResource;
+  readonly projects: ProjectsResource;
+  readonly users: UsersResource;
+  readonly tokens: TokensResource;
+  readonly audit: AuditResource;
   private readonly http: Transport;
   private readonly token: string | undefined;
 
@@ -408,6 +413,20 @@ export class NovaCronClient {
     this.hosts = new HostsResource(this.http);
     this.images = new ImagesResource(this.http);
     this.operations = new OperationsResource(this.http);
+    this.projects = new ProjectsResource(this.http);
+    this.users = new UsersResource(this.http);
+    this.tokens = new TokensResource(this.http);
+    this.audit = new AuditResource(this.http);
+  }
+
+  /** Trades a refresh token for new tokens; the one sent stops working (rotation). */
+  refresh(refreshToken: string): Promise<LoginResponse> {
+    return this.http.json('POST', '/api/v1/auth/refresh', { body: { refreshToken } });
+  }
+
+  /** Ends this client's login session: its access and refresh tokens stop working. */
+  async logout(): Promise<void> {
+    await this.http.text('POST', '/api/v1/auth/logout');
   }
 
   get baseUrl(): string {

@@ -33,6 +33,13 @@ export {
   type WebSocketLike,
 } from './events.js';
 export {
+  AuditResource,
+  ProjectsResource,
+  TokensResource,
+  UsersResource,
+  type JsonTransport,
+} from './security.js';
+export {
   isNovaCronError,
   NovaCronApiError,
   NovaCronConnectionError,

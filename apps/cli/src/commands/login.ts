@@ -41,21 +41,30 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
     }
   });
 
-  withOutput(program.command('logout').description('forget the token kept for this server')).action(
-    async (_options: unknown, command: Command) => {
-      const server = serverKey(ctx.getConfig().serverUrl);
-      const removed = await ctx.deps.credentials.remove(server);
-      const format = formatOf(command);
-      ctx.print(
-        format
-          ? renderOne(format, { server, removed }, (s) => [
-              ['server', s.server],
-              ['removed', s.removed ? 'yes' : 'no'],
-            ])
-          : removed
-            ? `logged out of ${server}`
-            : `not logged in to ${server}`,
-      );
-    },
-  );
+  withOutput(
+    program
+      .command('logout')
+      .description('end the login session and forget the token kept for this server'),
+  ).action(async (_options: unknown, command: Command) => {
+    const { serverUrl } = ctx.getConfig();
+    const server = serverKey(serverUrl);
+    // End the session on the server too: a copy of its tokens stops working.
+    const stored = await ctx.deps.credentials.get(serverUrl);
+    if (stored !== undefined) {
+      const client = ctx.deps.createClient({ baseUrl: serverUrl, token: stored.accessToken });
+      await client.logout?.().catch(() => undefined);
+    }
+    const removed = await ctx.deps.credentials.remove(server);
+    const format = formatOf(command);
+    ctx.print(
+      format
+        ? renderOne(format, { server, removed }, (s) => [
+            ['server', s.server],
+            ['removed', s.removed ? 'yes' : 'no'],
+          ])
+        : removed
+          ? `logged out of ${server}`
+          : `not logged in to ${server}`,
+    );
+  });
 }

@@ -41,6 +41,8 @@ export interface VmCreateOptions {
   memory?: string;
   disk?: string;
   host?: string;
+  /** Default `default`. */
+  project?: string;
   kernelArgs?: string;
   restartPolicy?: RestartPolicy;
   pool?: StoragePool;
@@ -63,6 +65,7 @@ export function vmCreateRequest(name: string, options: VmCreateOptions): VmCreat
   if (options.memory !== undefined) request.memoryMiB = parseSizeMiB(options.memory);
   if (options.disk !== undefined) request.diskGiB = parseSizeGiB(options.disk);
   if (options.host !== undefined) request.host = options.host;
+  if (options.project !== undefined) request.project = options.project;
   if (options.kernelArgs !== undefined) request.kernelArgs = options.kernelArgs;
   if (options.restartPolicy !== undefined) request.restartPolicy = options.restartPolicy;
   if (options.pool !== undefined) request.pool = options.pool;
@@ -215,6 +218,7 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         .option('--memory <size>', 'memory, e.g. 256M or 2G')
         .option('--disk <size>', 'disk size, e.g. 2G')
         .option('--host <host>', 'place the VM on this host')
+        .option('--project <project>', 'the project it belongs to (default: default)')
         .option('--kernel-args <args>', 'kernel arguments appended to the image defaults')
         .addOption(restartPolicyOption())
         .addOption(

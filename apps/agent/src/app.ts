@@ -19,7 +19,9 @@ import { registerVmMigrationComplete } from './routes/vms/migration-complete.js'
 import { registerVmMigrationGet } from './routes/vms/migration-get.js';
 import { registerVmMigrationIncoming } from './routes/vms/migration-incoming.js';
 import { registerVmMigrationOutgoing } from './routes/vms/migration-outgoing.js';
+import { registerVmMigrationMirror } from './routes/vms/migration-mirror.js';
 import { registerVmMigrationPostcopy } from './routes/vms/migration-postcopy.js';
+import { registerVmMigrationSwitchover } from './routes/vms/migration-switchover.js';
 import { registerVmMigrationTune } from './routes/vms/migration-tune.js';
 import { registerVmPut } from './routes/vms/put.js';
 import { registerVmState } from './routes/vms/state.js';
@@ -107,6 +109,8 @@ export function buildAgentApp(deps: AgentAppDeps) {
   registerVmMigrationGet(app, deps);
   registerVmMigrationTune(app, deps);
   registerVmMigrationPostcopy(app, deps);
+  registerVmMigrationMirror(app, deps);
+  registerVmMigrationSwitchover(app, deps);
   registerVmMigrationAbort(app, deps);
   registerVmMigrationComplete(app, deps);
   registerVmDirtyRate(app, deps);

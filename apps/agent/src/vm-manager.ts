@@ -7,6 +7,8 @@ import type {
   AgentIncomingRequest,
   AgentMigrationStatus,
   AgentMigrationTuning,
+  AgentMirrorRequest,
+  AgentNbdExport,
   AgentOutgoingRequest,
   AgentVmSpec,
   AgentVmStateChange,
@@ -16,6 +18,7 @@ import type {
 } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 import {
+  allocatedTopBytes,
   buildQemuArgs,
   createOverlay,
   createQcow2,
@@ -49,6 +52,14 @@ import {
   type MigrationSide,
 } from './migration/qmp-migration.js';
 import { guestRamDataBytes } from './migration/guest-ram.js';
+import {
+  abortMirror,
+  finishMirror,
+  readMirror,
+  startMirror,
+  startNbdExport,
+  stopNbdExport,
+} from './migration/disk-mirror.js';
 import type { VmNetwork } from './network/host-network.js';
 import { StartSteps } from './start-steps.js';
 import { keepVmDisk } from './kept-disks.js';
@@ -74,8 +85,13 @@ export interface VmManagerOptions {
   migration?: { address: string; tlsDir: string | null };
 }
 
-/** This host's part in a live migration of the VM: sending it, or receiving it. */
-type MigrationRole = { role: 'source' } | { role: 'target'; uri: string; tlsHostname: string };
+/**
+ * This host's part in a live migration of the VM: sending it (and mirroring its local disk), or
+ * receiving it (and exporting the fresh disk over NBD).
+ */
+type MigrationRole =
+  | { role: 'source'; mirror?: boolean }
+  | { role: 'target'; uri: string; tlsHostname: string; nbd?: AgentNbdExport };
 
 interface VmEntry {
   spec: AgentVmSpec;
@@ -311,11 +327,15 @@ export class VmManager {
     return this.queued(spec.id, async () => {
       checkSettings(settings);
       const migration = this.requireMigration();
-      const existing = this.vms.get(spec.id);
+      let existing = this.vms.get(spec.id);
       if (existing?.qemu && !existing.qemu.hasExited) {
         const role = existing.migration;
         if (role?.role === 'target' && role.uri !== '') {
-          return { uri: role.uri, tlsHostname: role.tlsHostname };
+          return {
+            uri: role.uri,
+            tlsHostname: role.tlsHostname,
+            ...(role.nbd === undefined ? {} : { nbd: role.nbd }),
+          };
         }
         throw new DomainError(
           'VM_INVALID_STATE',
@@ -323,9 +343,21 @@ export class VmManager {
           { id: spec.id },
         );
       }
-      this.requireSharedDisk(spec.id, spec.pool);
+      const mirrored = spec.pool !== 'shared';
+      if (mirrored && existing !== undefined) {
+        // A local disk here would be stale: only what an earlier failed incoming left may go.
+        if (existing.migration?.role !== 'target') {
+          throw new DomainError(
+            'VM_INVALID_STATE',
+            `VM ${spec.id} already has a folder and disk on this host; it cannot migrate here`,
+            { id: spec.id },
+          );
+        }
+        await this.forget(spec.id, existing);
+        existing = undefined;
+      }
       const disk = this.diskPath(spec);
-      if (!(await exists(disk))) {
+      if (!mirrored && !(await exists(disk))) {
         throw new DomainError(
           'MIGRATION_NOT_POSSIBLE',
           `the disk of VM ${spec.id} is not at ${disk} on this host: is the shared pool the same directory on every host?`,
@@ -350,6 +382,9 @@ export class VmManager {
       this.vms.set(spec.id, entry);
       await writeFileAtomic(join(files.dir, INCOMING_MARKER), '{"role":"target"}\n');
       try {
+        // A fresh disk (an overlay on this host's copy of the base image, pulled from the server
+        // first) that the source's mirror fills.
+        if (mirrored) await this.ensureDisk(spec);
         await this.launch(spec.id, entry, 'incoming');
         const qmp = await this.requireQemu(entry).qmp();
         await this.configureMigration(qmp, 'target', spec, settings);
@@ -359,9 +394,17 @@ export class VmManager {
           throw new DomainError('QEMU_FAILED', 'QEMU did not say which port it listens on');
         }
         const uri = `tcp:${uriHost(migration.address)}:${port}`;
-        entry.migration = { role: 'target', uri, tlsHostname: migration.address };
-        this.options.logger.info({ vmId: spec.id, uri }, 'waiting for an incoming migration');
-        return { uri, tlsHostname: migration.address };
+        const nbd = mirrored
+          ? await startNbdExport(qmp, migration.address, settings.tls)
+          : undefined;
+        entry.migration = {
+          role: 'target',
+          uri,
+          tlsHostname: migration.address,
+          ...(nbd === undefined ? {} : { nbd }),
+        };
+        this.options.logger.info({ vmId: spec.id, uri, nbd }, 'waiting for an incoming migration');
+        return { uri, tlsHostname: migration.address, ...(nbd === undefined ? {} : { nbd }) };
       } catch (error) {
         await this.forget(spec.id, entry);
         throw asQemuFailure(error, 'preparing the incoming migration failed');
@@ -379,11 +422,21 @@ export class VmManager {
       checkSettings(settings);
       const migration = this.requireMigration();
       const entry = this.entry(id);
-      this.requireSharedDisk(id, entry.spec.pool);
       const qemu = this.requireRunning(id, this.liveQemu(entry), 'migrate');
       const qmp = await qemu.qmp();
       const current = statusOfQueryMigrate(await queryMigrate(qmp));
       if (isRunningStatus(current.status)) return current;
+      const mirrored = entry.spec.pool !== 'shared';
+      if (mirrored) {
+        const mirror = await readMirror(qmp);
+        if (!mirror?.ready) {
+          throw new DomainError(
+            'MIGRATION_NOT_POSSIBLE',
+            `VM ${id} has its disk in the local pool and its mirror to the target is not in sync (${mirror?.status ?? 'no mirror'}): mirror the disk first`,
+            { id, mirror: mirror ?? null },
+          );
+        }
+      }
       const { status: runState } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
       if (runState !== 'running' && runState !== 'paused') {
         throw new DomainError('VM_INVALID_STATE', `cannot migrate VM ${id}: QEMU is ${runState}`, {
@@ -394,8 +447,15 @@ export class VmManager {
       if (settings.tls && migration.tlsDir === null) {
         throw new DomainError('MIGRATION_NOT_POSSIBLE', 'this host has no TLS credentials');
       }
-      await this.configureMigration(qmp, 'source', entry.spec, settings, request.tlsHostname);
-      entry.migration = { role: 'source' };
+      await this.configureMigration(
+        qmp,
+        'source',
+        entry.spec,
+        settings,
+        request.tlsHostname,
+        mirrored,
+      );
+      entry.migration = { role: 'source', mirror: mirrored };
       try {
         await qmp.executeRaw('migrate', { uri: request.uri });
         // QEMU answers `migrate` at once; the stream leaves `setup` once connected (TLS handshake
@@ -417,8 +477,74 @@ export class VmManager {
           await sleep(20);
         }
       } catch (error) {
-        entry.migration = null;
+        entry.migration = mirrored ? { role: 'source', mirror: true } : null;
         throw asQemuFailure(error, 'starting the migration failed', 'MIGRATION_FAILED');
+      }
+    });
+  }
+
+  /**
+   * Source, shared-nothing: starts mirroring the VM's local disk into the target's NBD export
+   * while the guest runs. A repeat call answers the running mirror.
+   */
+  migrationMirror(id: string, request: AgentMirrorRequest): Promise<AgentMigrationStatus> {
+    return this.queued(id, async () => {
+      const migration = this.requireMigration();
+      const entry = this.entry(id);
+      if (entry.spec.pool === 'shared') {
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `VM ${id} has its disk on the shared pool: there is nothing to mirror`,
+          { id },
+        );
+      }
+      const qemu = this.requireRunning(id, this.liveQemu(entry), 'mirror the disk of');
+      try {
+        const qmp = await qemu.qmp();
+        const current = await readMirror(qmp);
+        if (current !== undefined && current.status !== 'concluded') {
+          return { ...statusOfQueryMigrate(await queryMigrate(qmp)), mirror: current };
+        }
+        // A job an earlier failed run left behind.
+        if (current !== undefined) await abortMirror(qmp);
+        entry.migration = { role: 'source', mirror: true };
+        await startMirror(qmp, request, migration.tlsDir);
+        this.options.logger.info({ vmId: id, nbd: request.nbd }, 'disk mirror started');
+        const mirror = await readMirror(qmp);
+        return {
+          ...statusOfQueryMigrate(await queryMigrate(qmp)),
+          ...(mirror === undefined ? {} : { mirror }),
+        };
+      } catch (error) {
+        throw asQemuFailure(error, 'starting the disk mirror failed', 'MIGRATION_FAILED');
+      }
+    });
+  }
+
+  /**
+   * Source, shared-nothing, paused by QEMU before the switch-over: ends the mirror in sync, removes
+   * the NBD client node, and lets the migration finish (`migrate-continue`).
+   */
+  migrationSwitchover(id: string): Promise<AgentMigrationStatus> {
+    return this.queued(id, async () => {
+      const entry = this.entry(id);
+      const qemu = this.requireRunning(id, this.liveQemu(entry), 'switch over');
+      try {
+        const qmp = await qemu.qmp();
+        const current = statusOfQueryMigrate(await queryMigrate(qmp));
+        if (current.status !== 'pre-switchover') {
+          throw new DomainError(
+            'VM_INVALID_STATE',
+            `the migration of VM ${id} is ${current.status}, not waiting at the switch-over`,
+            { id, status: current.status },
+          );
+        }
+        const mirror = await finishMirror(qmp);
+        await qmp.executeRaw('migrate-continue', { state: 'pre-switchover' });
+        this.options.logger.info({ vmId: id, mirror }, 'disk in sync; switching over');
+        return statusOfQueryMigrate(await queryMigrate(qmp));
+      } catch (error) {
+        throw asQemuFailure(error, 'the switch-over failed', 'MIGRATION_FAILED');
       }
     });
   }
@@ -435,11 +561,17 @@ export class VmManager {
     }
     try {
       const qmp = await qemu.qmp();
-      const [info, { status: runState }] = await Promise.all([
+      const role = entry.migration;
+      const [info, { status: runState }, mirror] = await Promise.all([
         queryMigrate(qmp),
         qmp.execute('query-status'),
+        role?.role === 'source' && role.mirror ? readMirror(qmp) : undefined,
       ]);
-      return { ...statusOfQueryMigrate(info), runState };
+      return {
+        ...statusOfQueryMigrate(info),
+        runState,
+        ...(mirror === undefined ? {} : { mirror }),
+      };
     } catch (error) {
       throw asQemuFailure(error, 'query-migrate failed');
     }
@@ -534,8 +666,11 @@ export class VmManager {
           { id, status: current.status },
         );
       }
+      const role = entry.migration;
+      const mirrored = role?.role === 'source' && role.mirror === true;
       if (!isRunningStatus(current.status)) {
-        if (entry.migration?.role === 'source' && current.status !== 'completed') {
+        if (role?.role === 'source' && current.status !== 'completed') {
+          if (mirrored) await abortMirror(qmp);
           entry.migration = null;
         }
         return current;
@@ -552,7 +687,10 @@ export class VmManager {
         await sleep(50);
         current = statusOfQueryMigrate(await queryMigrate(qmp));
       }
-      if (current.status !== 'completed') entry.migration = null;
+      if (current.status !== 'completed') {
+        if (mirrored) await abortMirror(qmp);
+        entry.migration = null;
+      }
       this.options.logger.info({ vmId: id, status: current.status }, 'migration aborted');
       return current;
     });
@@ -588,11 +726,20 @@ export class VmManager {
     const entry = this.entry(id);
     const qemu = this.requireRunning(id, this.liveQemu(entry), 'measure the dirty rate of');
     try {
-      const [measured, dataBytes] = await Promise.all([
-        measureDirtyRate(await qemu.qmp(), seconds),
+      const { status: runState } = await qemu.queryStatus(STATUS_TIMEOUT_MS);
+      // A paused guest dirties nothing; QEMU would measure for nothing.
+      const [measured, dataBytes, diskBytes] = await Promise.all([
+        runState === 'paused'
+          ? { dirtyRateBytes: 0, measuredSeconds: 0 }
+          : measureDirtyRate(await qemu.qmp(), seconds),
         guestRamDataBytes(qemu.pid, entry.spec.memoryMiB),
+        entry.spec.pool === 'shared' ? undefined : allocatedTopBytes(this.diskPath(entry.spec)),
       ]);
-      return dataBytes === undefined ? measured : { ...measured, dataBytes };
+      return {
+        ...measured,
+        ...(dataBytes === undefined ? {} : { dataBytes }),
+        ...(diskBytes === undefined ? {} : { diskBytes }),
+      };
     } catch (error) {
       throw asQemuFailure(error, 'calc-dirty-rate failed');
     }
@@ -832,17 +979,6 @@ export class VmManager {
     return migration;
   }
 
-  /** Only memory moves: a disk in the host's own folder would stay behind (or be removed). */
-  private requireSharedDisk(id: string, pool: AgentVmSpec['pool']): void {
-    if (pool !== 'shared') {
-      throw new DomainError(
-        'MIGRATION_NOT_POSSIBLE',
-        `VM ${id} has its disk in the local pool; live migration needs the shared pool`,
-        { id, pool: pool ?? 'local' },
-      );
-    }
-  }
-
   private async refuseWhileMigrating(id: string, action: string): Promise<void> {
     if ((await this.status(id)).state === 'migrating') {
       throw new DomainError(
@@ -870,13 +1006,17 @@ export class VmManager {
     const role = entry.migration;
     if (!role) return false;
     if (role.role === 'target') {
-      // The guest runs here now.
+      // The guest runs here now: its disk no longer takes writes from anywhere else.
       entry.migration = null;
+      if (role.nbd !== undefined) await stopNbdExport(await qemu.qmp());
       await rm(join(this.options.stateDir.files(id).dir, INCOMING_MARKER), { force: true });
       return false;
     }
-    const { status } = statusOfQueryMigrate(await queryMigrate(await qemu.qmp()));
+    const qmp = await qemu.qmp();
+    const { status } = statusOfQueryMigrate(await queryMigrate(qmp));
     if (isRunningStatus(status) || status === 'completed') return true;
+    // The disk is being mirrored before the stream starts.
+    if (role.mirror && (await readMirror(qmp)) !== undefined) return true;
     entry.migration = null;
     return false;
   }
@@ -897,7 +1037,10 @@ export class VmManager {
         };
       }
       const migrate = statusOfQueryMigrate(info);
-      if (status === 'postmigrate' || isRunningStatus(migrate.status)) return { role: 'source' };
+      const mirror = (await readMirror(await qemu.qmp())) !== undefined;
+      if (status === 'postmigrate' || isRunningStatus(migrate.status) || mirror) {
+        return { role: 'source', mirror };
+      }
       return null;
     } catch (error) {
       this.options.logger.warn({ vmId: id, error: describe(error) }, 'cannot read migration state');
@@ -911,6 +1054,7 @@ export class VmManager {
     spec: AgentVmSpec,
     settings: AgentIncomingRequest['settings'],
     tlsHostname?: string,
+    mirror = false,
   ): Promise<void> {
     const tlsDir = this.options.migration?.tlsDir ?? null;
     try {
@@ -918,7 +1062,7 @@ export class VmManager {
         await addTlsCreds(qmp, tlsDir, side === 'target' ? 'server' : 'client');
       }
       await qmp.executeRaw('migrate-set-capabilities', {
-        capabilities: capabilitiesOf(settings, side),
+        capabilities: capabilitiesOf(settings, side, { mirror }),
       });
       await qmp.executeRaw(
         'migrate-set-parameters',
@@ -941,15 +1085,12 @@ export class VmManager {
 
   /**
    * Lets go of a VM that now lives elsewhere (or never arrived): quits its QEMU and removes this
-   * agent's VM folder. Never touches the shared pool: the disk belongs to the host running it.
+   * agent's VM folder, with a local disk in it (callers check that this copy is not the guest's:
+   * a source in postmigrate, or a target that never ran it). Never touches the shared pool: that
+   * disk belongs to the host running it.
    */
   private async forget(id: string, entry: VmEntry): Promise<void> {
     const { stateDir } = this.options;
-    if (entry.spec.pool !== 'shared') {
-      throw new DomainError('VM_INVALID_STATE', `VM ${id} keeps its disk here; not forgetting it`, {
-        id,
-      });
-    }
     const qemu = this.liveQemu(entry);
     if (qemu) await qemu.quit();
     if (this.vms.get(id) === entry) this.vms.delete(id);

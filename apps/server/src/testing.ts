@@ -122,7 +122,12 @@ export class FakeAgent implements AgentPort {
     this.specs.set(id, request.spec);
     this.vms.set(id, { id, state: 'migrating', pid: 43, reason: null });
     this.migrations.set(id, { status: 'completed' });
-    return { uri: 'tcp:127.0.0.1:49152', tlsHostname: '127.0.0.1' };
+    // A local disk is exported for the source's mirror.
+    const nbd =
+      request.spec.pool === 'shared'
+        ? {}
+        : { nbd: { host: '127.0.0.1', port: 10809, export: 'disk0' } };
+    return { uri: 'tcp:127.0.0.1:49152', tlsHostname: '127.0.0.1', ...nbd };
   }
 
   async migrationOutgoing(id: string, request: AgentOutgoingRequest) {
@@ -168,6 +173,21 @@ export class FakeAgent implements AgentPort {
     return { status: 'postcopy-active' as const };
   }
 
+  /** Shared-nothing: the mirror is in sync at once; the switch-over completes the stream. */
+  async migrationMirror(id: string) {
+    this.calls.push(`mirror ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    const mirror = { status: 'ready', ready: true, doneBytes: 1024, totalBytes: 1024 };
+    this.migrations.set(id, { status: 'none', mirror });
+    return { status: 'none' as const, mirror };
+  }
+
+  async migrationSwitchover(id: string) {
+    this.calls.push(`switchover ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    return this.migrations.get(id) ?? { status: 'none' as const };
+  }
+
   async migrationAbort(id: string) {
     this.calls.push(`abort ${this.specs.get(id)?.name ?? id}`);
     await this.gate();
@@ -194,7 +214,12 @@ export class FakeAgent implements AgentPort {
   async dirtyRate(id: string, request: AgentDirtyRateRequest) {
     this.calls.push(`dirty-rate ${this.specs.get(id)?.name ?? id}`);
     await this.gate();
-    return { dirtyRateBytes: this.dirtyRateBytes, measuredSeconds: request.seconds };
+    const local = this.specs.get(id)?.pool === 'local';
+    return {
+      dirtyRateBytes: this.dirtyRateBytes,
+      measuredSeconds: request.seconds,
+      ...(local ? { diskBytes: 8 * 1024 * 1024 } : {}),
+    };
   }
 
   private down(): DomainError {

@@ -80,6 +80,21 @@ export const MigrationPlan = Type.Object({
   bandwidthBytes: Type.Number(),
   maxDowntimeMs: Type.Integer(),
   predictions: Type.Array(MigrationPrediction),
+  /**
+   * Shared-nothing migration (a disk in the source's local pool): what the disk phase copies
+   * before memory moves, measured on the source. Null when the disk is on the shared pool.
+   */
+  disk: Type.Optional(
+    Type.Union([
+      Type.Object({
+        /** Bytes allocated in the VM's own overlay (the base image is already on the target). */
+        allocatedBytes: Type.Number(),
+        /** At the bandwidth used for the prediction. */
+        predictedMs: Type.Number(),
+      }),
+      Type.Null(),
+    ]),
+  ),
   /** What `auto` would choose. */
   chosen: Type.Enum(['precopy', 'postcopy', 'autoconverge'] as const),
   planningTimeMs: Type.Number(),
@@ -106,8 +121,22 @@ export const QEMU_MIGRATION_STATUSES = [
 export const QemuMigrationStatus = Type.Enum(QEMU_MIGRATION_STATUSES);
 export type QemuMigrationStatus = (typeof QEMU_MIGRATION_STATUSES)[number];
 
+/** The disk mirror of a shared-nothing migration on the source (QEMU's query-jobs). */
+export const AgentMirrorStatus = Type.Object({
+  /** QEMU's job status: running, ready (in sync), concluded... */
+  status: Type.String(),
+  ready: Type.Boolean(),
+  doneBytes: Type.Number(),
+  totalBytes: Type.Number(),
+  /** Why the job failed (e.g. the target's disk is full). */
+  error: Type.Optional(Type.String()),
+});
+export type AgentMirrorStatus = Static<typeof AgentMirrorStatus>;
+
 /** One reading of query-migrate on a host; absent numbers are ones QEMU did not report. */
 export const AgentMigrationStatus = Type.Object({
+  /** The disk mirror, on a source that mirrors its local disk to the target. */
+  mirror: Type.Optional(AgentMirrorStatus),
   status: QemuMigrationStatus,
   /** QEMU's run state (query-status) at the same moment: running, paused, inmigrate, postmigrate... */
   runState: Type.Optional(Type.String()),
@@ -154,10 +183,25 @@ export const AgentIncomingRequest = Type.Object(
 );
 export type AgentIncomingRequest = Static<typeof AgentIncomingRequest>;
 
-/** Where the target listens, e.g. `tcp:10.77.0.3:49152`, and the name its certificate carries. */
+/** An NBD export of the target's fresh disk (shared-nothing migration), on its cluster address. */
+export const AgentNbdExport = Type.Object(
+  {
+    host: Type.String({ pattern: '^[0-9A-Za-z.:-]+$', maxLength: 255 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    export: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  },
+  { additionalProperties: false },
+);
+export type AgentNbdExport = Static<typeof AgentNbdExport>;
+
+/**
+ * Where the target listens, e.g. `tcp:10.77.0.3:49152`, and the name its certificate carries;
+ * for a disk in the local pool, the NBD export the source mirrors the disk into.
+ */
 export const AgentIncomingReply = Type.Object({
   uri: Type.String(),
   tlsHostname: Type.String(),
+  nbd: Type.Optional(AgentNbdExport),
 });
 export type AgentIncomingReply = Static<typeof AgentIncomingReply>;
 
@@ -171,6 +215,20 @@ export const AgentOutgoingRequest = Type.Object(
   { additionalProperties: false },
 );
 export type AgentOutgoingRequest = Static<typeof AgentOutgoingRequest>;
+
+/**
+ * Source: `POST /v1/vms/{id}/migration/mirror` starts copying the VM's local disk into the
+ * target's NBD export (blockdev-mirror, only the VM's own overlay) while the guest runs.
+ */
+export const AgentMirrorRequest = Type.Object(
+  {
+    nbd: AgentNbdExport,
+    tls: Type.Boolean(),
+    tlsHostname: Type.String({ maxLength: 255 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentMirrorRequest = Static<typeof AgentMirrorRequest>;
 
 /** Source, while running: `PATCH /v1/vms/{id}/migration` tightens or loosens the stream. */
 export const AgentMigrationTuning = Type.Object(
@@ -199,6 +257,8 @@ export const AgentDirtyRateReply = Type.Object({
    * pages migrate for almost nothing. Absent when the agent cannot read it.
    */
   dataBytes: Type.Optional(Type.Number()),
+  /** A local-pool disk: bytes allocated in the VM's own overlay (what a mirror copies). */
+  diskBytes: Type.Optional(Type.Number()),
 });
 export type AgentDirtyRateReply = Static<typeof AgentDirtyRateReply>;
 

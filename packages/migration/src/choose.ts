@@ -136,14 +136,20 @@ function invalid(message: string, details: Record<string, unknown>): DomainError
  * runs even when predicted not to converge (the stall detector then gives up), and never gets
  * post-copy readiness unless it is post-copy. The defaults' multifd, compression and xbzrle yield
  * when the run needs post-copy or post-copy readiness; the request's own never do.
+ * `noPostcopy` (the reason) excludes post-copy altogether: an explicit post-copy is refused, `auto`
+ * never picks nor readies it (a shared-nothing migration, ADR 16).
  */
 export function migrationSettings(
   request: MigrationRequest,
   defaults: MigrationDefaults,
   predictions: readonly Prediction[],
   model: MigrationModel = MIGRATION_MODEL,
+  noPostcopy?: string,
 ): { settings: AgentMigrationSettings; choice: Choice } {
   const strategy = request.strategy ?? 'auto';
+  if (strategy === 'postcopy' && noPostcopy !== undefined) {
+    throw invalid(`post-copy is not possible here: ${noPostcopy}`, { strategy });
+  }
   const asked = {
     multifd: (request.multifdChannels ?? 0) > 0,
     compression: (request.compression ?? 'none') !== 'none',
@@ -165,7 +171,7 @@ export function migrationSettings(
     choice = choose(
       predictions,
       {
-        postcopyAllowed: askedExtras.length === 0,
+        postcopyAllowed: askedExtras.length === 0 && noPostcopy === undefined,
         ...(defaults.maxThrottlePercent === undefined
           ? {}
           : { maxThrottlePercent: defaults.maxThrottlePercent }),

@@ -18,7 +18,12 @@ import {
 } from './phases.js';
 
 const UNFINISHED = MIGRATION_PHASES.filter((p) => !isTerminalPhase(p));
-const BEFORE_HANDOFF: MigrationPhase[] = ['planning', 'preparing-target', 'transferring'];
+const BEFORE_HANDOFF: MigrationPhase[] = [
+  'planning',
+  'preparing-target',
+  'mirroring',
+  'transferring',
+];
 const SOURCE_WHOLE: SourceView[] = ['running', 'paused', 'migrating'];
 const TARGET_WHOLE: TargetView[] = ['running', 'paused'];
 

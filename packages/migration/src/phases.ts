@@ -4,12 +4,13 @@ import { DomainError } from '@novacron/domain';
 /**
  * The phases of one migrate operation, recorded on the operation row before each step starts:
  *
- *   planning -> preparing-target -> transferring -> [postcopy] -> switching-over -> finishing -> completed
+ *   planning -> preparing-target -> [mirroring] -> transferring -> [postcopy] -> switching-over -> finishing -> completed
  *   any phase before postcopy -> rolling-back -> rolled-back
  *   any unfinished phase -> lost (no host holds a complete guest; an administrator decides)
  *
  * planning: measuring the dirty rate and predicting; nothing on the hosts yet.
  * preparing-target: the target QEMU is being started with `-incoming`.
+ * mirroring: a local disk is copied into the target's NBD export while the guest runs on the source.
  * transferring: pre-copy stream running; the source still holds a complete guest.
  * postcopy: migrate-start-postcopy was sent; the guest runs on the target, pages still on the source.
  * switching-over: QEMU reported completed; the target runs the guest; the store moves the VM to it.
@@ -19,6 +20,7 @@ import { DomainError } from '@novacron/domain';
 export const MIGRATION_PHASES = [
   'planning',
   'preparing-target',
+  'mirroring',
   'transferring',
   'postcopy',
   'switching-over',
@@ -32,7 +34,8 @@ export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
 
 const NEXT: Record<MigrationPhase, readonly MigrationPhase[]> = {
   planning: ['preparing-target', 'rolling-back', 'rolled-back', 'lost'],
-  'preparing-target': ['transferring', 'rolling-back', 'lost'],
+  'preparing-target': ['mirroring', 'transferring', 'rolling-back', 'lost'],
+  mirroring: ['transferring', 'rolling-back', 'lost'],
   transferring: ['postcopy', 'switching-over', 'rolling-back', 'lost'],
   // After the switch the source no longer has a complete guest: no rollback.
   postcopy: ['switching-over', 'lost'],
@@ -67,7 +70,12 @@ export function assertPhaseTransition(from: MigrationPhase, to: MigrationPhase):
  * complete guest, i.e. before migrate-start-postcopy or QEMU's completion.
  */
 export function canCancel(phase: MigrationPhase): boolean {
-  return phase === 'planning' || phase === 'preparing-target' || phase === 'transferring';
+  return (
+    phase === 'planning' ||
+    phase === 'preparing-target' ||
+    phase === 'mirroring' ||
+    phase === 'transferring'
+  );
 }
 
 export function isMigrationPhase(value: string): value is MigrationPhase {

@@ -33,6 +33,7 @@ export { findQemuPid, isQemuOfVm, processArguments, readPidFile } from './proces
 export { probeGuestBoot, probeKvm, type KvmProbeResult, type ProbeGuestOptions } from './probe.js';
 export {
   convertToQcow2,
+  allocatedTopBytes,
   createOverlay,
   createQcow2,
   imageInfo,

@@ -131,6 +131,23 @@ export async function resizeImage(
   await qemuImg(['resize', '-q', ...shrink, path, String(sizeBytes)], options);
 }
 
+/**
+ * Bytes allocated in the image's own layer (`qemu-img map`, depth 0 with data): what a mirror of
+ * the top layer copies; its backing file is not counted. `--force-share` reads a disk a VM holds.
+ */
+export async function allocatedTopBytes(
+  path: string,
+  options: QemuImgOptions = {},
+): Promise<number> {
+  assertPath(path);
+  const { stdout } = await qemuImg(
+    ['map', '--output=json', '--force-share', '-f', 'qcow2', path],
+    options,
+  );
+  const extents = JSON.parse(stdout) as { length: number; depth: number; data: boolean }[];
+  return extents.reduce((sum, e) => (e.depth === 0 && e.data ? sum + e.length : sum), 0);
+}
+
 function qemuImg(args: string[], options: QemuImgOptions) {
   return runProgram(options.binary ?? 'qemu-img', args, {
     timeoutMs: options.timeoutMs ?? 60_000,

@@ -30,7 +30,12 @@ describe('migration settings for QMP', () => {
       { capability: 'multifd', state: true },
       { capability: 'xbzrle', state: false },
       { capability: 'auto-converge', state: true },
+      { capability: 'pause-before-switchover', state: false },
     ]);
+    expect(capabilitiesOf(settings, 'source', { mirror: true })).toContainEqual({
+      capability: 'pause-before-switchover',
+      state: true,
+    });
     expect(capabilitiesOf(settings, 'target').map((c) => c.capability)).not.toContain(
       'auto-converge',
     );

@@ -62,10 +62,14 @@ export function checkSettings(settings: AgentMigrationSettings): void {
   }
 }
 
-/** migrate-set-capabilities of one side: every capability NovaCron drives, set explicitly. */
+/**
+ * migrate-set-capabilities of one side: every capability NovaCron drives, set explicitly. A source
+ * that mirrors its disk pauses before the switch-over, so that the mirror can end in sync first.
+ */
 export function capabilitiesOf(
   settings: AgentMigrationSettings,
   side: MigrationSide,
+  options: { mirror?: boolean } = {},
 ): { capability: string; state: boolean }[] {
   return [
     { capability: 'events', state: true },
@@ -74,7 +78,10 @@ export function capabilitiesOf(
     { capability: 'xbzrle', state: settings.xbzrle },
     // Throttling the guest's vCPUs happens where the guest runs.
     ...(side === 'source'
-      ? [{ capability: 'auto-converge', state: settings.strategy === 'autoconverge' }]
+      ? [
+          { capability: 'auto-converge', state: settings.strategy === 'autoconverge' },
+          { capability: 'pause-before-switchover', state: options.mirror === true },
+        ]
       : []),
   ];
 }

@@ -9,6 +9,7 @@ import {
   type AgentIncomingRequest,
   type AgentMigrationStatus,
   type AgentMigrationTuning,
+  type AgentMirrorRequest,
   type AgentOutgoingRequest,
   type AgentVmDeleted,
   type AgentVmSpec,
@@ -48,6 +49,10 @@ export interface AgentPort {
   migrationTune(id: string, tuning: AgentMigrationTuning): Promise<AgentMigrationStatus>;
   /** Source: switch to post-copy (VM_INVALID_STATE without postcopy-ram). */
   migrationPostcopy(id: string): Promise<AgentMigrationStatus>;
+  /** Source, local disk: mirror it into the target's NBD export while the guest runs. */
+  migrationMirror(id: string, request: AgentMirrorRequest): Promise<AgentMigrationStatus>;
+  /** Source, local disk, paused at `pre-switchover`: end the mirror in sync, then continue. */
+  migrationSwitchover(id: string): Promise<AgentMigrationStatus>;
   /**
    * Either side, idempotent. Source: cancel and wait (VM_INVALID_STATE after the switch to
    * post-copy; `completed` when too late). Target: quit the incoming QEMU, forget the VM.
@@ -146,6 +151,14 @@ export class HttpsAgentClient implements AgentPort {
 
   migrationPostcopy(id: string): Promise<AgentMigrationStatus> {
     return this.call<AgentMigrationStatus>('POST', `/v1/vms/${id}/migration/postcopy`);
+  }
+
+  migrationMirror(id: string, request: AgentMirrorRequest): Promise<AgentMigrationStatus> {
+    return this.call<AgentMigrationStatus>('POST', `/v1/vms/${id}/migration/mirror`, request);
+  }
+
+  migrationSwitchover(id: string): Promise<AgentMigrationStatus> {
+    return this.call<AgentMigrationStatus>('POST', `/v1/vms/${id}/migration/switchover`);
   }
 
   migrationAbort(id: string): Promise<AgentMigrationStatus> {

@@ -124,12 +124,58 @@ describe('the migrate operation', () => {
     });
   });
 
-  it('refuses a VM whose disk is on its host’s local pool, changing nothing', async () => {
-    await runningVm('local', 'local');
-    const error = await migrations.migrate('local', {}).catch((e: unknown) => e);
-    expect(codeOf(error)).toBe('MIGRATION_NOT_POSSIBLE');
-    expect((await testStore.store.vms.get(undefined, 'local'))?.state).toBe('running');
+  it('mirrors a local disk before the stream, and refuses post-copy for it', async () => {
+    const vm = await runningVm('local', 'local');
+    const postcopy = await migrations
+      .migrate('local', { strategy: 'postcopy' })
+      .catch((e: unknown) => e);
+    expect(codeOf(postcopy)).toBe('VALIDATION_FAILED');
     expect(agents.h1!.calls).toEqual([]);
+
+    const plan = await migrations.plan('local', {});
+    expect(plan.disk).toMatchObject({ allocatedBytes: expect.any(Number) as number });
+    agents.h1!.calls.length = 0;
+    const started = await migrations.migrate('local', {});
+    const done = await operations.wait(started.id, 5000);
+    expect(done).toMatchObject({ status: 'succeeded', kind: 'vm.migrate' });
+    expect(done?.result).toMatchObject({ strategy: 'precopy' });
+    expect(agents.h1!.calls).toEqual([
+      'dirty-rate local',
+      'mirror local',
+      `outgoing local tcp:127.0.0.1:49152`,
+      'complete local',
+    ]);
+    expect(agents.h2!.calls).toEqual(['incoming local']);
+    expect(await testStore.store.vms.get(undefined, vm.id)).toMatchObject({
+      host: 'h2',
+      state: 'running',
+    });
+  });
+
+  it('rolls back a failed mirror: the target forgets its disk, the source keeps the guest', async () => {
+    const vm = await runningVm('local', 'local');
+    agents.h1!.migrationMirror = (id: string) => {
+      const mirror = {
+        status: 'concluded',
+        ready: false,
+        doneBytes: 1024,
+        totalBytes: 4096,
+        error: 'No space left on device',
+      };
+      agents.h1!.migrations.set(id, { status: 'none', mirror });
+      return Promise.resolve({ status: 'none' as const, mirror });
+    };
+    const started = await migrations.migrate('local', {});
+    const done = await operations.wait(started.id, 5000);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'MIGRATION_FAILED' } });
+    expect(done?.error?.message).toMatch(/No space left on device/);
+    expect(agents.h2!.calls).toEqual(['incoming local', 'abort local']);
+    expect(agents.h1!.calls).toContain('abort local');
+    expect(agents.h1!.calls).not.toContain('outgoing local tcp:127.0.0.1:49152');
+    expect(await testStore.store.vms.get(undefined, vm.id)).toMatchObject({
+      host: 'h1',
+      state: 'running',
+    });
   });
 
   it('refuses post-copy with multifd, and a target that is its own host, before anything moves', async () => {

@@ -73,7 +73,9 @@ export function registerVmMigrateCommand(vm: Command, ctx: CliContext): void {
     withOutput(
       vm
         .command('migrate')
-        .description('live-migrate a running VM to another host (--plan: only predict)')
+        .description(
+          'move a VM to another host: live when running or paused (a local disk is mirrored first), its disk when stopped (--plan: only predict)',
+        )
         .argument('<name>', 'VM name or id')
         .option('--to <host>', 'target host (default: the scheduler picks one)')
         .addOption(
@@ -136,6 +138,12 @@ function planText(plan: MigrationPlan): string {
     `vm ${plan.vm}: ${plan.from} -> ${plan.to}, ${formatBytes(plan.memoryBytes)} RAM, ` +
       `dirtying ${formatBytes(plan.dirtyRateBytes)}/s, link ${formatBytes(plan.bandwidthBytes)}/s, ` +
       `max downtime ${plan.maxDowntimeMs} ms (measured in ${seconds(plan.planningTimeMs)})`,
+    ...(plan.disk
+      ? [
+          `disk phase first: mirror ${formatBytes(plan.disk.allocatedBytes)} of the local disk ` +
+            `(about ${seconds(plan.disk.predictedMs)}), then memory; post-copy is not offered`,
+        ]
+      : []),
     renderTable(
       [
         { header: 'STRATEGY', value: (r: (typeof rows)[number]) => r.strategy },
@@ -159,10 +167,16 @@ function outcomeLine(name: string, result: Record<string, unknown>): string {
     typeof predicted?.totalTimeMs === 'number'
       ? `; predicted ${seconds(predicted.totalTimeMs)}`
       : '';
+  const disk = result.disk as { mirroredBytes?: number; mirrorMs?: number } | undefined;
+  const mirrored =
+    typeof disk?.mirroredBytes === 'number'
+      ? `; disk mirrored first: ${formatBytes(disk.mirroredBytes)} in ${seconds(disk.mirrorMs ?? 0)}`
+      : '';
   return (
     `vm ${name} migrated from ${String(result.from)} to ${String(result.to)} in ` +
     `${seconds(number('totalTimeMs'))} (downtime ${number('downtimeMs')} ms, ` +
-    `${String(result.strategy)}${escalated}, ${formatBytes(number('bytesTransferred'))} sent${guess})`
+    `${String(result.strategy)}${escalated}, ${formatBytes(number('bytesTransferred'))} sent${guess})` +
+    mirrored
   );
 }
 

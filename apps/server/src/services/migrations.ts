@@ -76,6 +76,8 @@ interface MigrationRecord {
   handedOff?: boolean;
   /** Shared-nothing: the local disk was mirrored to the target (ADR 16). */
   mirrored?: boolean;
+  /** The mirror's figures once in sync: bytes QEMU copied and how long it took. */
+  mirror?: { mirroredBytes: number; mirrorMs: number };
 }
 
 /** The phases a migrate operation records (docs/adr/0013-live-migration.md). */
@@ -313,7 +315,12 @@ export class MigrationService {
           tls: settings.tls,
           tlsHostname: incoming.tlsHostname,
         });
-        await this.watchMirror(vm, record, source, context);
+        const mirrorStarted = performance.now();
+        const mirroredBytes = await this.watchMirror(vm, record, source, context);
+        record = {
+          ...record,
+          mirror: { mirroredBytes, mirrorMs: Math.round(performance.now() - mirrorStarted) },
+        };
       }
 
       record = { ...record, uri: incoming.uri };
@@ -468,13 +475,13 @@ export class MigrationService {
     record: MigrationRecord,
     source: AgentPort,
     context: OperationContext,
-  ): Promise<void> {
+  ): Promise<number> {
     let lastWrite = 0;
     for (;;) {
       const status = await source.migrationStatus(vm.id);
       failedMirror(vm, status);
       const mirror = status.mirror;
-      if (mirror?.ready) return;
+      if (mirror?.ready) return mirror.doneBytes;
       if (context.signal.aborted) throw cancelled('while mirroring the disk');
       const done = mirror?.doneBytes ?? 0;
       const total = mirror?.totalBytes ?? 0;
@@ -578,6 +585,7 @@ export class MigrationService {
           });
     const result: Record<string, unknown> = {
       ...measured,
+      ...(record.mirror === undefined ? {} : { disk: record.mirror }),
       reason: record.reason,
       ...(sourceCleanup === null ? {} : { sourceCleanup }),
     };

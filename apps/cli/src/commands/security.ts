@@ -115,7 +115,7 @@ type SecurityClient = Required<Pick<CliClient, 'users' | 'projects' | 'tokens' |
 
 /** The client, with the security resources every real client has. */
 async function clientOf(ctx: CliContext): Promise<SecurityClient> {
-  const client = await clientOf(ctx);
+  const client = await ctx.client();
   const { users, projects, tokens, audit } = client;
   if (
     users === undefined ||

@@ -1,7 +1,11 @@
 import type { AuditEntry, Image } from '@novacron/api';
 import { hashPassword } from '@novacron/auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_TYPES, type Event } from '@novacron/api';
+import { createLogger } from '@novacron/telemetry';
+import { eventVisibility } from './authorization.js';
 import { recordedRoutes, type RouteRecord } from './openapi.js';
+import { EventStreamSession } from './routes/events/session.js';
 import { startTestServer, type TestServer } from './testing.js';
 
 // The authorization matrix, generated from the app's own route table: every route x every role
@@ -253,5 +257,52 @@ describe('WebSockets', () => {
     expect(await consoleAnswer('viewer', OWN)).toContain('FORBIDDEN');
     // Allowed: past authorization, the fake agent has no console to offer.
     expect(await consoleAnswer('operator', OWN)).not.toMatch(/VM_NOT_FOUND|FORBIDDEN|UNAUTH/);
+  });
+});
+
+describe('the event stream', () => {
+  it('carries the events of the caller’s projects only, and no audit events', async () => {
+    const { store } = server;
+    const frames: Event[] = [];
+    const sink = {
+      bufferedAmount: 0,
+      send(frame: string, done: (error?: Error | null) => void) {
+        const parsed = JSON.parse(frame) as Event;
+        if ('seq' in parsed) frames.push(parsed);
+        setImmediate(() => done());
+      },
+      close: () => undefined,
+    };
+    const viewer = {
+      kind: 'user' as const,
+      userId: 'u',
+      username: 'viewer-a',
+      global: false,
+      bindings: [{ project: OWN, role: 'viewer' as const }],
+    };
+    const session = new EventStreamSession(store, sink, createLogger({ level: 'silent' }));
+    await freshId('vm', OTHER, '');
+    await store.audit.append({
+      actor: 'x',
+      action: 'vm.create',
+      sourceAddress: '::1',
+      result: 'success',
+    });
+    await session.start({
+      types: [...EVENT_TYPES],
+      since: 0,
+      project: undefined,
+      visible: eventVisibility(viewer),
+    });
+    await freshId('vm', OTHER, '');
+    const last = await freshId('vm', OWN, '');
+    // Events arrive in seq order: once the last one is in, nothing before it is still to come.
+    for (let i = 0; i < 2000 && !frames.some((e) => e.subject.id === last); i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    session.close();
+    expect(frames.some((e) => e.subject.id === last)).toBe(true);
+    expect(frames.filter((e) => e.project === OTHER || e.type.startsWith('audit.'))).toEqual([]);
+    expect(frames.some((e) => e.project === OWN)).toBe(true);
   });
 });

@@ -23,6 +23,14 @@ export interface CliClient {
   events: NovaCronClient['events'];
   /** Optional so test fakes without a console still fit. */
   console?: NovaCronClient['console'];
+  /** The second factor (`novacron 2fa`, the second step of `login`); optional for test fakes. */
+  loginSecondFactor?: NovaCronClient['loginSecondFactor'];
+  loginTotpEnrol?: NovaCronClient['loginTotpEnrol'];
+  totpStatus?: NovaCronClient['totpStatus'];
+  totpEnrol?: NovaCronClient['totpEnrol'];
+  totpVerify?: NovaCronClient['totpVerify'];
+  totpDisable?: NovaCronClient['totpDisable'];
+  setTotpRequired?: NovaCronClient['setTotpRequired'];
   /** Users, projects, API tokens, audit (`novacron user|project|token|audit`); optional for test fakes. */
   users?: NovaCronClient['users'];
   projects?: NovaCronClient['projects'];

@@ -10,6 +10,7 @@ import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerOperationCommands } from './commands/operation.js';
+import { registerSecondFactorCommands } from './commands/second-factor.js';
 import { registerSecurityCommands } from './commands/security.js';
 import { registerUpCommand } from './commands/up.js';
 import { registerVmCommands } from './commands/vm.js';
@@ -37,6 +38,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(outputOption());
 
   registerLoginCommands(program, ctx);
+  registerSecondFactorCommands(program, ctx);
   registerVmCommands(program, ctx);
   registerHostCommands(program, ctx);
   registerImageCommands(program, ctx);

@@ -8,6 +8,16 @@ import type { AppDeps, ServerApp, ServerDeps } from './deps.js';
 import { handleClientError, handleError } from './errors.js';
 import { recordRoutes } from './openapi.js';
 import { registerLogin } from './routes/auth/login.js';
+import { registerLoginSecondFactor } from './routes/auth/second-factor.js';
+import { registerLoginTotpEnrol } from './routes/auth/totp-login-enrol.js';
+import { registerTotpDisable } from './routes/auth/totp-disable.js';
+import { registerTotpEnrol } from './routes/auth/totp-enrol.js';
+import { registerTotpRequired } from './routes/auth/totp-required.js';
+import { registerTotpStatus } from './routes/auth/totp-status.js';
+import { registerTotpVerify } from './routes/auth/totp-verify.js';
+import { registerServerMetrics } from './routes/metrics.js';
+import { refuseTokenInUrl, requestCounter } from './request-hooks.js';
+import { auditLockouts, LoginGuard } from './services/login-guard.js';
 import { registerAuditList } from './routes/audit/list.js';
 import { registerLogout } from './routes/auth/logout.js';
 import { registerRefresh } from './routes/auth/refresh.js';
@@ -73,6 +83,14 @@ const ROUTES = [
   registerTokenList,
   registerTokenRevoke,
   registerAuditList,
+  registerLoginSecondFactor,
+  registerLoginTotpEnrol,
+  registerTotpStatus,
+  registerTotpEnrol,
+  registerTotpVerify,
+  registerTotpDisable,
+  registerTotpRequired,
+  registerServerMetrics,
   registerVmCreate,
   registerVmList,
   registerVmGet,
@@ -118,7 +136,9 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
   const deps: ServerDeps = {
     ...appDeps,
     audit: appDeps.audit ?? new AuditService(appDeps.store, appDeps.logger),
+    loginGuard: appDeps.loginGuard ?? new LoginGuard(appDeps.clock),
   };
+  auditLockouts(deps.loginGuard, deps.audit, deps.logger);
   const requestTimeout = limits.requestTimeoutMs ?? 120_000;
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -149,7 +169,13 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
       reply,
     ),
   );
+  app.addHook('onRequest', refuseTokenInUrl);
   app.addHook('onRequest', authenticator(deps));
+  if (deps.serverMetrics !== undefined) {
+    app.addHook('onSend', requestCounter(deps.serverMetrics));
+    const { serverMetrics } = deps;
+    deps.loginGuard.hooks.onResult = (result) => serverMetrics.recordLogin(result);
+  }
   // Each route's declared permission, checked in this one place (docs/adr/0016-security-model.md).
   app.addHook('preValidation', authorizer(deps));
   app.addHook('onSend', auditHook(deps.audit));

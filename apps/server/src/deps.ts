@@ -1,7 +1,7 @@
 import type { AccessTokens } from '@novacron/auth';
 import type { Clock } from '@novacron/domain';
 import type { Store } from '@novacron/store';
-import type { Logger } from '@novacron/telemetry';
+import type { Logger, ServerMetricsRegistry } from '@novacron/telemetry';
 import type {
   FastifyInstance,
   RawReplyDefaultExpression,
@@ -19,6 +19,8 @@ import type { MetricsService } from './services/metrics.js';
 import type { MigrationService } from './services/migrations.js';
 import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
+import type { LoginGuard } from './services/login-guard.js';
+import type { SecondFactorService } from './services/second-factor.js';
 
 /** Everything the routes use, built by the composition root (server.ts) or by a test. */
 export interface ServerDeps {
@@ -42,10 +44,19 @@ export interface ServerDeps {
   migrations?: MigrationService;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
+  /** Login lockout; buildApp makes an in-memory one with the default limits when absent. */
+  loginGuard: LoginGuard;
+  /** TOTP second factors; without it (tests of other routes), no user has one. */
+  secondFactors?: SecondFactorService;
+  /** The server's /metrics; without it, /metrics answers 404. */
+  serverMetrics?: ServerMetricsRegistry;
 }
 
 /** What buildApp takes: the deps, with the ones it can make itself optional. */
-export type AppDeps = Omit<ServerDeps, 'audit'> & { audit?: AuditService };
+export type AppDeps = Omit<ServerDeps, 'audit' | 'loginGuard'> & {
+  audit?: AuditService;
+  loginGuard?: LoginGuard;
+};
 
 export type ServerApp = FastifyInstance<
   RawServerDefault,

@@ -49,6 +49,9 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   const domainError = toDomainError(error);
   const status = httpStatusOf(domainError.code);
   if (status >= 500) request.log.error({ err: error }, 'request failed');
+  const retryAfter = domainError.details.retryAfterSeconds;
+  if (status === 429 && typeof retryAfter === 'number')
+    void reply.header('retry-after', retryAfter);
   void reply.status(status).send(errorBody(domainError, request.id));
 }
 

@@ -3,6 +3,7 @@ import { buildApp } from './app.js';
 import type { Store } from '@novacron/store';
 import type { ServerDeps } from './deps.js';
 import { AuditService } from './services/audit.js';
+import { LoginGuard } from './services/login-guard.js';
 import type { OpenApiDocument } from './openapi.js';
 import { OPENAPI_PATH } from './routes/docs/openapi.js';
 
@@ -22,9 +23,14 @@ export async function describeApi(): Promise<OpenApiDocument> {
   });
   // buildApp would make an audit log over the store: this one never writes.
   const audit = new AuditService(unusedStore, logger);
-  const deps = new Proxy({ logger, audit } as ServerDeps, {
+  const loginGuard = new LoginGuard({
+    now: () => {
+      throw new Error('describeApi: a route used the clock while being registered');
+    },
+  });
+  const deps = new Proxy({ logger, audit, loginGuard } as ServerDeps, {
     get(target, key) {
-      if (key === 'logger' || key === 'then' || key === 'audit') {
+      if (key === 'logger' || key === 'then' || key === 'audit' || key === 'loginGuard') {
         return target[key as keyof ServerDeps];
       }
       throw new Error(`describeApi: a route used deps.${String(key)} while being registered`);

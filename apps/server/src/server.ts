@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AccessTokens } from '@novacron/auth';
+import { AccessTokens, DEFAULT_LOGIN_THROTTLE } from '@novacron/auth';
 import type { Config } from '@novacron/config';
 import { openStore, systemClock, type Store } from '@novacron/store';
 import type { Logger } from '@novacron/telemetry';
@@ -24,6 +24,9 @@ import { ImageService } from './services/images.js';
 import { MetricsService } from './services/metrics.js';
 import { LiveEvents, publishMetricsSamples } from './services/live-events.js';
 import { MigrationService } from './services/migrations.js';
+import { LoginGuard } from './services/login-guard.js';
+import { openSecondFactors } from './services/second-factor.js';
+import { serverMetricsOf } from './services/server-metrics.js';
 import { VmService } from './services/vms.js';
 
 export interface ServerOptions {
@@ -69,7 +72,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await store.migrate();
     const clock = systemClock;
-    const tokens = new AccessTokens(await ensureSigningSecret(store));
+    const signingSecret = await ensureSigningSecret(store);
+    const tokens = new AccessTokens(signingSecret);
+    const secondFactors = await openSecondFactors(store, signingSecret, clock, config.totpRequired);
+    const serverMetrics = serverMetricsOf(store);
+    const loginGuard = new LoginGuard(clock, {
+      ...DEFAULT_LOGIN_THROTTLE,
+      maxFailuresPerUser: config.loginMaxFailures,
+      maxFailuresPerAddress: 4 * config.loginMaxFailures,
+      lockoutMs: config.loginLockoutSeconds * 1000,
+    });
     const admin = await ensureAdmin(store, config.dataDir, config.adminPassword);
     const imageDir = join(config.dataDir, 'images');
     await ensureTinyImageRegistered(
@@ -133,6 +145,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       trust,
       metrics,
       live,
+      loginGuard,
+      secondFactors,
+      serverMetrics: serverMetrics.registry,
     };
     const app = buildApp(deps);
     await app.listen({ host: config.apiHost, port: config.apiPort });
@@ -206,6 +221,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await app.close();
         await eventsClosed;
         await operations.close();
+        serverMetrics.stop();
         await store.close();
       },
     };

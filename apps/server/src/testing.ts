@@ -18,6 +18,8 @@ import { createLogger } from '@novacron/telemetry';
 import type { AgentPort } from './agents/agent-client.js';
 import { buildApp, type AppLimits } from './app.js';
 import type { ServerApp } from './deps.js';
+import { openSecondFactors } from './services/second-factor.js';
+import { serverMetricsOf } from './services/server-metrics.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { VmService } from './services/vms.js';
@@ -324,6 +326,8 @@ async function assemble(
       images: new ImageService(store, operations, imageDir),
       metrics,
       live,
+      secondFactors: await openSecondFactors(store, newSigningSecret(), systemClock, false),
+      serverMetrics: serverMetricsOf(store).registry,
     },
     limits,
   );

@@ -11,6 +11,9 @@ import {
   type ImagePage,
   type ListQuery,
   type LoginResponse,
+  type TotpEnrolment,
+  type TotpRequirement,
+  type TotpStatus,
   type MigrationPlan,
   type MigrationPlanRequest,
   type MigrationRequest,
@@ -433,9 +436,60 @@ export class NovaCronClient {
     return this.http.baseUrl;
   }
 
-  /** Exchanges a password for tokens; needs no token itself. */
-  login(username: string, password: string): Promise<LoginResponse> {
-    return this.http.json('POST', '/api/v1/auth/login', { body: { username, password } });
+  /**
+   * Exchanges a password for tokens; needs no token itself. A user with a second factor passes
+   * the code too, or gets NovaCronApiError SECOND_FACTOR_REQUIRED whose `details.challenge`
+   * goes to `loginSecondFactor` (`details.enrol`: enrol first with `loginTotpEnrol`).
+   */
+  login(
+    username: string,
+    password: string,
+    secondFactor: { totpCode?: string; recoveryCode?: string } = {},
+  ): Promise<LoginResponse> {
+    return this.http.json('POST', '/api/v1/auth/login', {
+      body: { username, password, ...secondFactor },
+    });
+  }
+
+  /** The second step of a login: the challenge and a TOTP code or a recovery code. */
+  loginSecondFactor(
+    challenge: string,
+    proof: { code?: string; recoveryCode?: string },
+  ): Promise<LoginResponse> {
+    return this.http.json('POST', '/api/v1/auth/login/second-factor', {
+      body: { challenge, ...proof },
+    });
+  }
+
+  /** Enrolment during a login, for a user who must have a second factor and has none. */
+  loginTotpEnrol(challenge: string): Promise<TotpEnrolment> {
+    return this.http.json('POST', '/api/v1/auth/login/totp-enrol', { body: { challenge } });
+  }
+
+  /** The caller's TOTP second factor. */
+  totpStatus(): Promise<TotpStatus> {
+    return this.http.json('GET', '/api/v1/auth/totp');
+  }
+
+  /** A new TOTP secret for the caller (shown once), active after `totpVerify`. */
+  totpEnrol(): Promise<TotpEnrolment> {
+    return this.http.json('POST', '/api/v1/auth/totp/enrol');
+  }
+
+  totpVerify(code: string): Promise<TotpStatus> {
+    return this.http.json('POST', '/api/v1/auth/totp/verify', { body: { code } });
+  }
+
+  totpDisable(proof: { code?: string; recoveryCode?: string }): Promise<TotpStatus> {
+    return this.http.json('POST', '/api/v1/auth/totp/disable', { body: proof });
+  }
+
+  /** Requires a second factor of a user, or stops requiring it (admin). */
+  setTotpRequired(username: string, required: boolean): Promise<TotpRequirement> {
+    return this.http.json('PUT', '/api/v1/users/:username/totp-required', {
+      params: { username },
+      body: { required },
+    });
   }
 
   healthz(): Promise<Health> {

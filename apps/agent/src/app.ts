@@ -19,6 +19,9 @@ import { registerVmMigrationComplete } from './routes/vms/migration-complete.js'
 import { registerVmMigrationGet } from './routes/vms/migration-get.js';
 import { registerVmMigrationIncoming } from './routes/vms/migration-incoming.js';
 import { registerVmMigrationOutgoing } from './routes/vms/migration-outgoing.js';
+import { registerVmMigrationDiskDone } from './routes/vms/migration-disk-done.js';
+import { registerVmMigrationDiskIncoming } from './routes/vms/migration-disk-incoming.js';
+import { registerVmMigrationDiskOutgoing } from './routes/vms/migration-disk-outgoing.js';
 import { registerVmMigrationMirror } from './routes/vms/migration-mirror.js';
 import { registerVmMigrationPostcopy } from './routes/vms/migration-postcopy.js';
 import { registerVmMigrationSwitchover } from './routes/vms/migration-switchover.js';
@@ -111,6 +114,9 @@ export function buildAgentApp(deps: AgentAppDeps) {
   registerVmMigrationPostcopy(app, deps);
   registerVmMigrationMirror(app, deps);
   registerVmMigrationSwitchover(app, deps);
+  registerVmMigrationDiskIncoming(app, deps);
+  registerVmMigrationDiskOutgoing(app, deps);
+  registerVmMigrationDiskDone(app, deps);
   registerVmMigrationAbort(app, deps);
   registerVmMigrationComplete(app, deps);
   registerVmDirtyRate(app, deps);

@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path';
 import type {
   Accelerator,
   AgentDirtyRateReply,
+  AgentDiskCopy,
+  AgentDiskIncomingRequest,
   AgentIncomingReply,
   AgentIncomingRequest,
   AgentMigrationStatus,
@@ -52,6 +54,7 @@ import {
   type MigrationSide,
 } from './migration/qmp-migration.js';
 import { guestRamDataBytes } from './migration/guest-ram.js';
+import { DiskDaemon } from './migration/disk-daemon.js';
 import {
   abortMirror,
   finishMirror,
@@ -119,6 +122,11 @@ const INCOMING_MARKER = 'incoming.json';
 export class VmManager {
   private readonly vms = new Map<string, VmEntry>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Cold migrations this host receives: the daemon exporting the fresh disk, per VM. */
+  private readonly incomingDisks = new Map<
+    string,
+    { daemon: DiskDaemon; nbd: AgentNbdExport; spec: AgentVmSpec }
+  >();
   private closed = false;
 
   constructor(private readonly options: VmManagerOptions) {}
@@ -549,6 +557,128 @@ export class VmManager {
     });
   }
 
+  /**
+   * Target of a cold migration: a fresh disk for a VM this host does not know (an overlay on this
+   * host's copy of the base image, pulled first), exported writable over NBD by a
+   * qemu-storage-daemon on the cluster address. The VM is not known here until the server hands
+   * over its spec (after `migrationDiskDone`). A repeat call answers the same export.
+   */
+  migrationDiskIncoming(request: AgentDiskIncomingRequest): Promise<AgentNbdExport> {
+    const { spec, tls } = request;
+    return this.queued(spec.id, async () => {
+      const migration = this.requireMigration();
+      const running = this.incomingDisks.get(spec.id);
+      if (running) return running.nbd;
+      if (this.vms.has(spec.id)) {
+        throw new DomainError('VM_INVALID_STATE', `VM ${spec.id} is already on this host`, {
+          id: spec.id,
+        });
+      }
+      if (spec.pool === 'shared') {
+        throw new DomainError('VALIDATION_FAILED', `VM ${spec.id} has no local disk to copy`, {
+          id: spec.id,
+        });
+      }
+      if (tls && migration.tlsDir === null) {
+        throw new DomainError('MIGRATION_NOT_POSSIBLE', 'this host has no TLS credentials');
+      }
+      const files = this.options.stateDir.files(spec.id);
+      // What an earlier failed copy left: this host does not know the VM, so it is not its disk.
+      await rm(files.dir, { recursive: true, force: true });
+      try {
+        await this.ensureDisk(spec);
+        const daemon = await DiskDaemon.start({
+          disk: this.diskPath(spec),
+          socket: join(files.dir, 'disk-copy.sock'),
+          ...(tls && migration.tlsDir !== null
+            ? { tls: { dir: migration.tlsDir, endpoint: 'server' as const } }
+            : {}),
+        });
+        try {
+          const nbd = await startNbdExport(daemon.qmp, migration.address, tls);
+          this.incomingDisks.set(spec.id, { daemon, nbd, spec });
+          this.options.logger.info({ vmId: spec.id, nbd }, 'waiting for a disk copy');
+          return nbd;
+        } catch (error) {
+          await daemon.close();
+          throw error;
+        }
+      } catch (error) {
+        await rm(files.dir, { recursive: true, force: true });
+        throw asQemuFailure(error, 'preparing the disk copy failed', 'MIGRATION_FAILED');
+      }
+    });
+  }
+
+  /** Target of a cold migration, once the source's copy ended: closes the disk, says its size. */
+  migrationDiskDone(id: string): Promise<AgentDiskCopy> {
+    return this.queued(id, async () => {
+      const incoming = this.incomingDisks.get(id);
+      if (!incoming) {
+        throw new DomainError('VM_INVALID_STATE', `no disk copy of VM ${id} is waiting here`, {
+          id,
+        });
+      }
+      await stopNbdExport(incoming.daemon.qmp);
+      await incoming.daemon.close();
+      this.incomingDisks.delete(id);
+      return { allocatedBytes: await allocatedTopBytes(this.diskPath(incoming.spec)) };
+    });
+  }
+
+  /**
+   * Source of a cold migration: the stopped VM's disk, opened by a qemu-storage-daemon, mirrored
+   * into the target's export until in sync, then closed. Answers when the copy is whole; the VM
+   * cannot start meanwhile (its actions wait in its queue).
+   */
+  migrationDiskOutgoing(id: string, request: AgentMirrorRequest): Promise<AgentDiskCopy> {
+    return this.queued(id, async () => {
+      const migration = this.requireMigration();
+      const entry = this.entry(id);
+      if (this.liveQemu(entry)) {
+        throw new DomainError('VM_INVALID_STATE', `VM ${id} runs: only a stopped VM is copied`, {
+          id,
+        });
+      }
+      if (entry.spec.pool === 'shared') {
+        throw new DomainError('VALIDATION_FAILED', `VM ${id} has no local disk to copy`, { id });
+      }
+      const disk = this.diskPath(entry.spec);
+      const daemon = await DiskDaemon.start({
+        disk,
+        socket: join(this.options.stateDir.files(id).dir, 'disk-copy.sock'),
+      });
+      try {
+        await startMirror(daemon.qmp, request, migration.tlsDir);
+        const deadline = Date.now() + 3_600_000;
+        for (;;) {
+          const mirror = await readMirror(daemon.qmp);
+          if (mirror?.ready) break;
+          if (mirror === undefined || mirror.error !== undefined || mirror.status === 'concluded') {
+            throw new DomainError(
+              'MIGRATION_FAILED',
+              `copying the disk of VM ${id} failed: ${mirror?.error ?? mirror?.status ?? 'the job is gone'}`,
+              { id },
+            );
+          }
+          if (Date.now() > deadline) {
+            throw new DomainError('MIGRATION_FAILED', `copying the disk of VM ${id} took too long`);
+          }
+          await sleep(100);
+        }
+        const done = await finishMirror(daemon.qmp);
+        this.options.logger.info({ vmId: id, bytes: done.doneBytes }, 'disk copied');
+        await daemon.close();
+        return { allocatedBytes: await allocatedTopBytes(disk), copiedBytes: done.doneBytes };
+      } catch (error) {
+        await abortMirror(daemon.qmp).catch(() => undefined);
+        throw asQemuFailure(error, 'copying the disk failed', 'MIGRATION_FAILED');
+      } finally {
+        await daemon.close();
+      }
+    });
+  }
+
   /** query-migrate of this host's QEMU (source or target). */
   async migrationStatus(id: string): Promise<AgentMigrationStatus> {
     const entry = this.entry(id);
@@ -636,6 +766,14 @@ export class VmManager {
   migrationAbort(id: string): Promise<AgentMigrationStatus> {
     return this.queued(id, async () => {
       const entry = this.vms.get(id);
+      const disk = this.incomingDisks.get(id);
+      if (!entry && disk) {
+        // A cold copy this host received: the disk was never the VM's here.
+        this.incomingDisks.delete(id);
+        await disk.daemon.close();
+        await rm(this.options.stateDir.files(id).dir, { recursive: true, force: true });
+        return { status: 'cancelled' };
+      }
       if (!entry) return { status: 'none' };
       const qemu = this.liveQemu(entry);
       // An incoming QEMU ends by itself when the source cancels: it may be exiting right now.

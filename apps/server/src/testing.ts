@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
   AgentDirtyRateRequest,
+  AgentDiskIncomingRequest,
   AgentIncomingRequest,
   AgentMigrationStatus,
   AgentMigrationTuning,
@@ -188,6 +189,26 @@ export class FakeAgent implements AgentPort {
     this.calls.push(`switchover ${this.specs.get(id)?.name ?? id}`);
     await this.gate();
     return this.migrations.get(id) ?? { status: 'none' as const };
+  }
+
+  /** Cold migration: the copy is whole at once; both sides report the same allocation. */
+  async migrationDiskIncoming(id: string, request: AgentDiskIncomingRequest) {
+    this.calls.push(`disk-incoming ${request.spec.name}`);
+    await this.gate();
+    this.specs.set(id, request.spec);
+    return { host: '127.0.0.1', port: 10809, export: 'disk0' };
+  }
+
+  async migrationDiskOutgoing(id: string) {
+    this.calls.push(`disk-outgoing ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    return { allocatedBytes: 8 * 1024 * 1024, copiedBytes: 8 * 1024 * 1024 };
+  }
+
+  async migrationDiskDone(id: string) {
+    this.calls.push(`disk-done ${this.specs.get(id)?.name ?? id}`);
+    await this.gate();
+    return { allocatedBytes: 8 * 1024 * 1024 };
   }
 
   async migrationAbort(id: string) {

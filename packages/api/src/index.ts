@@ -165,6 +165,8 @@ export {
 export {
   AgentDirtyRateReply,
   AgentDirtyRateRequest,
+  AgentDiskCopy,
+  AgentDiskIncomingRequest,
   AgentIncomingReply,
   AgentIncomingRequest,
   AgentMigrationSettings,

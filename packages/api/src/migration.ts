@@ -230,6 +230,24 @@ export const AgentMirrorRequest = Type.Object(
 );
 export type AgentMirrorRequest = Static<typeof AgentMirrorRequest>;
 
+/**
+ * Target of a cold migration (a stopped VM's local disk): `POST /v1/vms/{id}/migration/disk`
+ * makes a fresh disk and exports it over NBD from a qemu-storage-daemon; answers the export.
+ */
+export const AgentDiskIncomingRequest = Type.Object(
+  { spec: AgentVmSpec, tls: Type.Boolean() },
+  { additionalProperties: false },
+);
+export type AgentDiskIncomingRequest = Static<typeof AgentDiskIncomingRequest>;
+
+/** What one side holds after a cold copy: the bytes allocated in the VM's own overlay. */
+export const AgentDiskCopy = Type.Object({
+  allocatedBytes: Type.Number(),
+  /** Source: the bytes QEMU's mirror copied. */
+  copiedBytes: Type.Optional(Type.Number()),
+});
+export type AgentDiskCopy = Static<typeof AgentDiskCopy>;
+
 /** Source, while running: `PATCH /v1/vms/{id}/migration` tightens or loosens the stream. */
 export const AgentMigrationTuning = Type.Object(
   {

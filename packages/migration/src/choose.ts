@@ -137,7 +137,7 @@ function invalid(message: string, details: Record<string, unknown>): DomainError
  * post-copy readiness unless it is post-copy. The defaults' multifd, compression and xbzrle yield
  * when the run needs post-copy or post-copy readiness; the request's own never do.
  * `noPostcopy` (the reason) excludes post-copy altogether: an explicit post-copy is refused, `auto`
- * never picks nor readies it (a shared-nothing migration, ADR 16).
+ * never picks nor readies it (a shared-nothing migration, ADR 20).
  */
 export function migrationSettings(
   request: MigrationRequest,

@@ -10,6 +10,9 @@ import {
   type AgentMigrationStatus,
   type AgentMigrationTuning,
   type AgentMirrorRequest,
+  type AgentDiskCopy,
+  type AgentDiskIncomingRequest,
+  type AgentNbdExport,
   type AgentOutgoingRequest,
   type AgentVmDeleted,
   type AgentVmSpec,
@@ -53,6 +56,12 @@ export interface AgentPort {
   migrationMirror(id: string, request: AgentMirrorRequest): Promise<AgentMigrationStatus>;
   /** Source, local disk, paused at `pre-switchover`: end the mirror in sync, then continue. */
   migrationSwitchover(id: string): Promise<AgentMigrationStatus>;
+  /** Target of a cold migration: a fresh disk exported over NBD. */
+  migrationDiskIncoming(id: string, request: AgentDiskIncomingRequest): Promise<AgentNbdExport>;
+  /** Source of a cold migration: copies the stopped VM's disk; answers when whole. */
+  migrationDiskOutgoing(id: string, request: AgentMirrorRequest): Promise<AgentDiskCopy>;
+  /** Target of a cold migration, after the copy: closes the disk and says what it holds. */
+  migrationDiskDone(id: string): Promise<AgentDiskCopy>;
   /**
    * Either side, idempotent. Source: cancel and wait (VM_INVALID_STATE after the switch to
    * post-copy; `completed` when too late). Target: quit the incoming QEMU, forget the VM.
@@ -159,6 +168,24 @@ export class HttpsAgentClient implements AgentPort {
 
   migrationSwitchover(id: string): Promise<AgentMigrationStatus> {
     return this.call<AgentMigrationStatus>('POST', `/v1/vms/${id}/migration/switchover`);
+  }
+
+  migrationDiskIncoming(id: string, request: AgentDiskIncomingRequest): Promise<AgentNbdExport> {
+    // The target may pull the base image from the server first.
+    return this.call<AgentNbdExport>('POST', `/v1/vms/${id}/migration/disk`, request, 600_000);
+  }
+
+  migrationDiskOutgoing(id: string, request: AgentMirrorRequest): Promise<AgentDiskCopy> {
+    return this.call<AgentDiskCopy>(
+      'POST',
+      `/v1/vms/${id}/migration/disk/outgoing`,
+      request,
+      3_600_000,
+    );
+  }
+
+  migrationDiskDone(id: string): Promise<AgentDiskCopy> {
+    return this.call<AgentDiskCopy>('POST', `/v1/vms/${id}/migration/disk/done`, undefined, 60_000);
   }
 
   migrationAbort(id: string): Promise<AgentMigrationStatus> {

@@ -152,6 +152,25 @@ describe('the migrate operation', () => {
     });
   });
 
+  it('moves a stopped VM cold: the disk is copied, the target takes it, then the source lets go', async () => {
+    const vm = await runningVm('cold', 'local');
+    await testStore.store.vms.update(vm.id, { state: 'stopped' });
+    const started = await migrations.migrate('cold', {});
+    const done = await operations.wait(started.id, 5000);
+    expect(done).toMatchObject({ status: 'succeeded', kind: 'vm.migrate' });
+    expect(done?.result).toMatchObject({ cold: true, from: 'h1', to: 'h2' });
+    expect(agents.h2!.calls).toEqual([
+      'disk-incoming cold',
+      'disk-done cold',
+      'ensure cold stopped 1/256',
+    ]);
+    expect(agents.h1!.calls).toEqual(['disk-outgoing cold', 'complete cold']);
+    expect(await testStore.store.vms.get(undefined, vm.id)).toMatchObject({
+      host: 'h2',
+      state: 'stopped',
+    });
+  });
+
   it('rolls back a failed mirror: the target forgets its disk, the source keeps the guest', async () => {
     const vm = await runningVm('local', 'local');
     agents.h1!.migrationMirror = (id: string) => {

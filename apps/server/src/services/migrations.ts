@@ -74,10 +74,12 @@ interface MigrationRecord {
   switched?: boolean;
   /** Set once the source reported the stream completed: its QEMU no longer runs the guest. */
   handedOff?: boolean;
-  /** Shared-nothing: the local disk was mirrored to the target (ADR 16). */
+  /** Shared-nothing: the local disk was mirrored to the target (ADR 20). */
   mirrored?: boolean;
   /** The mirror's figures once in sync: bytes QEMU copied and how long it took. */
   mirror?: { mirroredBytes: number; mirrorMs: number };
+  /** A stopped VM: only its disk (or, on the shared pool, its record) moves. */
+  cold?: boolean;
 }
 
 /** The phases a migrate operation records (docs/adr/0013-live-migration.md). */
@@ -122,6 +124,7 @@ export class MigrationService {
   /** `POST /vms/{id}/migrate`: checks everything, marks the VM migrating, starts the operation. */
   async migrate(idOrName: string, request: MigrationRequest, project?: string): Promise<Operation> {
     const vm = await this.vms.get(idOrName, project);
+    if (vm.state === 'stopped') return this.migrateStopped(vm, request);
     const source = await this.requireHost(requireMovable(vm));
     const target = await this.vms.placeElsewhere(vm, request.to);
     if (target.state !== 'ready' || target.cordoned) {
@@ -154,6 +157,125 @@ export class MigrationService {
     }
   }
 
+  /**
+   * A stopped VM moves cold (ADR 20): a local disk is copied by the target's qemu-storage-daemon
+   * export and the source's mirror into it, checked, then the target takes the VM, the store moves
+   * it, and only then the source's copy goes. On the shared pool only the record moves.
+   */
+  private async migrateStopped(vm: Vm, request: MigrationRequest): Promise<Operation> {
+    if (vm.host === null) {
+      throw new DomainError('MIGRATION_NOT_POSSIBLE', `VM '${vm.name}' is on no host`);
+    }
+    const source = await this.requireHost(vm.host);
+    const target = await this.vms.placeElsewhere(vm, request.to);
+    if (target.state !== 'ready' || target.cordoned) {
+      throw new DomainError(
+        'MIGRATION_NOT_POSSIBLE',
+        `host ${target.name} does not take VMs now (${target.cordoned ? 'cordoned' : target.state})`,
+        { host: target.name },
+      );
+    }
+    await this.store.vms.update(vm.id, { state: 'migrating', stateReason: null }, vm.version);
+    try {
+      return await this.operations.start(
+        'vm.migrate',
+        { type: 'vm', id: vm.id, name: vm.name, project: vm.project },
+        (context) => this.moveStopped(vm, source, target, request, context),
+      );
+    } catch (error) {
+      await this.store.vms.update(vm.id, { state: 'stopped' }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async moveStopped(
+    vm: Vm,
+    sourceHost: Host,
+    targetHost: Host,
+    request: MigrationRequest,
+    context: OperationContext,
+  ): Promise<Record<string, unknown>> {
+    const started = performance.now();
+    const tls = request.tls ?? this.defaults.tls;
+    const source = await this.agent(sourceHost.name);
+    const target = await this.agent(targetHost.name);
+    const spec = await this.vms.agentSpec({ ...vm, desiredState: 'stopped' });
+    const local = vm.pool !== 'shared';
+    await context.metadata({ from: sourceHost.name, to: targetHost.name, cold: true, tls });
+    let copy: { copiedBytes?: number; allocatedBytes: number } | null = null;
+    let registered = false;
+    try {
+      if (local) {
+        await context.phase(PHASE.mirroring, 10);
+        const nbd = await target.migrationDiskIncoming(vm.id, { spec, tls });
+        copy = await source.migrationDiskOutgoing(vm.id, { nbd, tls, tlsHostname: nbd.host });
+        const arrived = await target.migrationDiskDone(vm.id);
+        // The mirror ended in sync; the two overlays must also hold the same allocation.
+        if (arrived.allocatedBytes !== copy.allocatedBytes) {
+          throw new DomainError(
+            'MIGRATION_FAILED',
+            `the copied disk holds ${arrived.allocatedBytes} allocated bytes on ${targetHost.name}, the original ${copy.allocatedBytes}`,
+            { source: copy.allocatedBytes, target: arrived.allocatedBytes },
+          );
+        }
+      }
+      if (context.signal.aborted) throw cancelled('before the target took the VM');
+      await context.phase(PHASE.switching, 90);
+      context.refuseCancel('the target takes the VM');
+      registered = true;
+      await target.ensureVm(spec);
+      await this.store.vms.update(vm.id, {
+        hostId: targetHost.id,
+        state: 'stopped',
+        stateReason: null,
+      });
+    } catch (error) {
+      const undo: string[] = [];
+      if (registered) {
+        await target.deleteVm(vm.id).then(
+          () => undo.push(`the copy on ${targetHost.name} removed`),
+          (e: unknown) =>
+            undo.push(
+              `removing the copy on ${targetHost.name} failed: ${toDomainError(e).message}`,
+            ),
+        );
+      } else if (local) {
+        await target.migrationAbort(vm.id).then(
+          () => undo.push(`the disk copy on ${targetHost.name} removed`),
+          (e: unknown) =>
+            undo.push(
+              `removing the disk copy on ${targetHost.name} failed: ${toDomainError(e).message}`,
+            ),
+        );
+      }
+      await this.store.vms.update(vm.id, { state: 'stopped' }).catch(() => undefined);
+      undo.push(`VM ${vm.name} stays stopped on ${sourceHost.name}`);
+      const reason = toDomainError(error);
+      if (reason.code === 'OPERATION_CANCELLED') throw cancelled(undo.join('; '));
+      throw new DomainError(
+        'MIGRATION_FAILED',
+        `${reason.message}; ${undo.join('; ')}`,
+        reason.details,
+      );
+    }
+    await context.phase(PHASE.finishing, 98);
+    // Only now that the store names the target does the source's copy go.
+    let sourceCleanup: string | null = null;
+    await source.migrationComplete(vm.id).catch((error: unknown) => {
+      sourceCleanup = toDomainError(error).message;
+    });
+    return {
+      from: sourceHost.name,
+      to: targetHost.name,
+      cold: true,
+      totalTimeMs: Math.round(performance.now() - started),
+      ...(copy === null
+        ? {}
+        : { disk: { copiedBytes: copy.copiedBytes ?? null, allocatedBytes: copy.allocatedBytes } }),
+      ...(sourceCleanup === null ? {} : { sourceCleanup }),
+    };
+  }
+
   /** A migrate operation a previous server left unfinished: watch it on, finish it or undo it. */
   recoveryPlans(): { 'vm.migrate': RecoveryPlan } {
     return {
@@ -161,11 +283,35 @@ export class MigrationService {
         const vm = await this.store.vms.get(undefined, operation.target.id);
         const record = operation.metadata as MigrationRecord | null;
         if (vm === undefined) return { rollback: () => Promise.resolve('the VM no longer exists') };
+        if (record?.cold) return this.recoveryOfCold(vm, record);
         if (record === null || !record.uri) {
           // The stream never started: only a waiting target QEMU may exist.
           return { rollback: () => this.rollBack(vm, record, 'the stream had not started') };
         }
         return this.recoveryOf(vm, record, operation.phase);
+      },
+    };
+  }
+
+  /**
+   * A cold move: once the store names the target only the source's copy may be left to remove;
+   * before, the target's partial copy is removed and the VM stays stopped on the source.
+   */
+  private recoveryOfCold(vm: Vm, record: MigrationRecord): Recovery {
+    if (vm.host === record.to) {
+      return {
+        resume: async () => {
+          await (await this.agent(record.from)).migrationComplete(vm.id);
+          return { from: record.from, to: record.to, cold: true };
+        },
+      };
+    }
+    return {
+      rollback: async () => {
+        const target = await this.agent(record.to).catch(() => null);
+        await target?.migrationAbort(vm.id).catch(() => undefined);
+        await this.store.vms.update(vm.id, { state: 'stopped' });
+        return `the disk copy on ${record.to} removed; VM ${vm.name} stays stopped on ${record.from}`;
       },
     };
   }
@@ -794,12 +940,12 @@ function requireMovable(vm: Vm): string {
 
 /**
  * Why post-copy is not offered for this VM, if it is not: a local disk is mirrored first, and the
- * mirror must end in sync while the source still holds the whole guest (ADR 16).
+ * mirror must end in sync while the source still holds the whole guest (ADR 20).
  */
 function noPostcopyReason(vm: Vm): string | undefined {
   return vm.pool === 'shared'
     ? undefined
-    : 'the VM keeps its disk in the local pool, which moves by mirror before the switch-over (ADR 16); use precopy or autoconverge';
+    : 'the VM keeps its disk in the local pool, which moves by mirror before the switch-over (ADR 20); use precopy or autoconverge';
 }
 
 /** A mirror that failed (or vanished) ends the migration with QEMU's reason. */

@@ -2,6 +2,7 @@
 # Host prerequisites of NovaCron, checked (and on Debian/Ubuntu as root, installed) idempotently.
 #   scripts/host-prereqs.sh                 what `novacron up` needs
 #   scripts/host-prereqs.sh --with-test-deps  plus what the test suite needs
+#   scripts/host-prereqs.sh --with-bench-deps plus what the benchmarks need (wrk)
 set -euo pipefail
 
 # command -> Debian package
@@ -19,6 +20,9 @@ declare -A needed=(
 )
 if [[ "${1:-}" == "--with-test-deps" ]]; then
   needed[ip]=iproute2
+fi
+if [[ "${1:-}" == "--with-bench-deps" ]]; then
+  needed[wrk]=wrk
 fi
 
 missing=()

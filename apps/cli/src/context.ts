@@ -37,6 +37,7 @@ export interface CliClient {
   tokens?: NovaCronClient['tokens'];
   audit?: NovaCronClient['audit'];
   logout?: NovaCronClient['logout'];
+  refresh?: NovaCronClient['refresh'];
 }
 
 export type ClientFactory = (options: { baseUrl: string; token?: string }) => CliClient;
@@ -68,10 +69,27 @@ export class CliContext {
     return this.config;
   }
 
-  /** A client with NOVACRON_TOKEN, else the token `novacron login` stored for this server. */
+  /**
+   * A client with NOVACRON_TOKEN, else the token `novacron login` stored for this server; a
+   * stored access token about to expire is first traded for new tokens with its refresh token.
+   */
   async client(): Promise<CliClient> {
     const config = this.getConfig();
-    const token = config.token ?? (await this.deps.credentials.get(config.serverUrl))?.accessToken;
+    if (config.token !== undefined) {
+      return this.deps.createClient({ baseUrl: config.serverUrl, token: config.token });
+    }
+    const stored = await this.deps.credentials.get(config.serverUrl);
+    let token = stored?.accessToken;
+    if (stored !== undefined && expiresSoon(stored.expiresAt)) {
+      // A refused refresh (session ended) leaves the old token: the server says why it fails.
+      const fresh = await this.anonymousClient()
+        .refresh?.(stored.refreshToken)
+        .catch(() => undefined);
+      if (fresh !== undefined) {
+        await this.deps.credentials.save(config.serverUrl, { ...stored, ...fresh });
+        token = fresh.accessToken;
+      }
+    }
     return this.deps.createClient({ baseUrl: config.serverUrl, token });
   }
 
@@ -83,6 +101,12 @@ export class CliContext {
   print(text: string): void {
     this.deps.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
   }
+}
+
+/** Whether an access token expiring at `expiresAt` has less than a minute left. */
+function expiresSoon(expiresAt: string): boolean {
+  const at = Date.parse(expiresAt);
+  return Number.isNaN(at) || at - Date.now() < 60_000;
 }
 
 /**

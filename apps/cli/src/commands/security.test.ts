@@ -53,7 +53,6 @@ function fakeClient() {
     hosts: {} as CliClient['hosts'],
     images: {} as CliClient['images'],
     operations: {} as CliClient['operations'],
-    scheduler: {} as CliClient['scheduler'],
     events: vi.fn(unused),
     users: {
       list: vi.fn(() => Promise.resolve({ items: [user], nextCursor: null })),
@@ -184,5 +183,52 @@ describe('security commands', () => {
     });
     expect(stdout).toContain('vm.create');
     expect(stdout).toContain('success');
+  });
+});
+
+describe('stored sessions', () => {
+  it('trades an expiring access token for new tokens before a command, and keeps them', async () => {
+    const client = fakeClient();
+    const refresh = vi.fn(() =>
+      Promise.resolve({
+        accessToken: 'new-access',
+        refreshToken: 'new-refresh',
+        expiresAt: '2999-01-01T00:00:00.000Z',
+      }),
+    );
+    const saved: unknown[] = [];
+    const createClient = vi.fn(
+      (options: { token?: string }) =>
+        ({ ...client, refresh, tokenUsed: options.token }) as unknown as CliClient,
+    );
+    const deps: CliDeps = {
+      stdout: { write: () => true },
+      stderr: { write: () => true },
+      createClient,
+      loadConfig: () => loadConfig({ NOVACRON_SERVER_URL: 'http://server:8090' }),
+      credentials: {
+        get: () =>
+          Promise.resolve({
+            username: 'alice',
+            accessToken: 'old-access',
+            refreshToken: 'old-refresh',
+            expiresAt: '2000-01-01T00:00:00.000Z',
+          }),
+        save: (_url, credentials) => Promise.resolve(void saved.push(credentials)),
+        remove: () => Promise.resolve(false),
+      },
+      readPassword: vi.fn(() => Promise.resolve('')),
+    };
+    expect(await run(['node', 'novacron', 'project', 'list'], deps)).toBe(0);
+    expect(refresh).toHaveBeenCalledWith('old-refresh');
+    expect(saved).toEqual([
+      {
+        username: 'alice',
+        accessToken: 'new-access',
+        refreshToken: 'new-refresh',
+        expiresAt: '2999-01-01T00:00:00.000Z',
+      },
+    ]);
+    expect(createClient.mock.calls.at(-1)?.[0]).toMatchObject({ token: 'new-access' });
   });
 });

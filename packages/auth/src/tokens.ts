@@ -19,10 +19,13 @@ export class InvalidTokenError extends Error {
 }
 
 const ISSUER = 'novacron';
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Signs and verifies short-lived access tokens (HS256 with the cluster's secret). */
 export class AccessTokens {
   private readonly key: Uint8Array;
+  /** Tokens that verified, by their exact text, with their expiry. */
+  readonly #verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
 
   constructor(
     secret: string,
@@ -52,6 +55,13 @@ export class AccessTokens {
   }
 
   async verify(token: string, now: Date): Promise<AccessClaims> {
+    // A token that verified once verifies the same way until it expires: the HMAC (through
+    // WebCrypto, with a key import each time) was the largest cost of a GET (bench:api).
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      if (now.getTime() < known.expiresAtMs) return { ...known.claims };
+      this.#verified.delete(token);
+    }
     const { jwtVerify, errors } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, this.key, {
@@ -59,7 +69,7 @@ export class AccessTokens {
         algorithms: ['HS256'],
         currentDate: now,
       });
-      const { sub, username, role, sid } = payload;
+      const { sub, username, role, sid, exp } = payload;
       if (
         typeof sub !== 'string' ||
         typeof username !== 'string' ||
@@ -68,7 +78,16 @@ export class AccessTokens {
       ) {
         throw new InvalidTokenError('token claims are incomplete');
       }
-      return { sub, username, role, sid };
+      const claims = { sub, username, role, sid };
+      if (typeof exp === 'number') {
+        // Bounded; the oldest entry goes first.
+        if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+          const oldest = this.#verified.keys().next();
+          if (oldest.done !== true) this.#verified.delete(oldest.value);
+        }
+        this.#verified.set(token, { claims, expiresAtMs: exp * 1000 });
+      }
+      return { ...claims };
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       if (error instanceof errors.JWTExpired) throw new InvalidTokenError('token expired');

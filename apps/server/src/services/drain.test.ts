@@ -146,4 +146,24 @@ describe('the drain operation', () => {
     expect((await testStore.store.vms.get(undefined, 'web'))?.host).not.toBe('h1');
     expect((await hostNamed('h1')).maintenance).toBe(true);
   });
+
+  it('resumes a drain a stopped server left unfinished, from what is still on the host', async () => {
+    await runningVm('a', 'h1');
+    await runningVm('b', 'h1');
+    const h1 = await hostNamed('h1');
+    // As the previous server left it: host in maintenance, the drain recorded, nothing moved.
+    await testStore.store.hosts.patch(h1.id, { maintenance: true });
+    const left = await testStore.store.operations.create({
+      kind: 'host.drain',
+      status: 'running',
+      phase: 'moving VMs (0 of 2 done)',
+      target: { type: 'host', id: h1.id, name: h1.name },
+      project: null,
+    });
+    expect(await operations.recover(drains.recoveryPlans())).toEqual({ resumed: 1, rolledBack: 0 });
+    const done = await operations.wait(left.id, 10_000);
+    expect(done).toMatchObject({ status: 'succeeded', result: { host: 'h1', moved: 2 } });
+    const page = await testStore.store.vms.list();
+    expect(page.items.every((vm) => vm.host !== 'h1' && vm.state === 'running')).toBe(true);
+  });
 });

@@ -4,7 +4,6 @@ import type {
   ImagesResource,
   NovaCronClient,
   OperationsResource,
-  SchedulerResource,
   VmsResource,
 } from '@novacron/client';
 import type { Config } from '@novacron/config';
@@ -21,7 +20,6 @@ export interface CliClient {
   hosts: Public<HostsResource>;
   images: Public<ImagesResource>;
   operations: Public<OperationsResource>;
-  scheduler: Public<SchedulerResource>;
   events: NovaCronClient['events'];
   /** Optional so test fakes without a console still fit. */
   console?: NovaCronClient['console'];

@@ -31,7 +31,6 @@ function vm(name: string, extra: Partial<Vm> = {}): Vm {
     stateReason: null,
     restartPolicy: 'never',
     pool: 'local',
-    placement: {},
     restarts: 0,
     lastRestartAt: null,
     version: 3,

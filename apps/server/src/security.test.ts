@@ -152,6 +152,17 @@ describe('sessions', () => {
     expect(refused.every((e) => e.result === 'UNAUTHENTICATED' && e.actor === null)).toBe(true);
   });
 
+  it('a new password ends the user’s sessions', async () => {
+    await createUser('ivan', 'viewer');
+    const session = await login('ivan', 'secret-pw-1');
+    const changed = await call('PUT', '/api/v1/users/ivan/password', admin(), {
+      password: 'another-pw-2',
+    });
+    expect(changed.statusCode).toBe(204);
+    expect((await call('GET', '/api/v1/vms', bearer(session.accessToken))).statusCode).toBe(401);
+    await login('ivan', 'another-pw-2');
+  });
+
   it('answers a wrong password and an unknown user alike, and audits both', async () => {
     await createUser('dave', 'viewer');
     const wrong = await call(

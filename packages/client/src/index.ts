@@ -10,7 +10,6 @@ export {
   ImagesResource,
   NovaCronClient,
   OperationsResource,
-  SchedulerResource,
   VmsResource,
   type Health,
   type NovaCronClientOptions,

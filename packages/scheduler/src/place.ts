@@ -107,9 +107,7 @@ export class HostIndex {
       }
       feasible++;
       const score = this.score(index, resolved, options.cursor ?? 0);
-      // Ties go to the first host scanned from the random start: deciders racing on one
-      // snapshot spread over equal hosts instead of all claiming the same one.
-      if (score > bestScore + EPSILON) {
+      if (score > bestScore + EPSILON || (Math.abs(score - bestScore) <= EPSILON && index < best)) {
         best = index;
         bestScore = score;
       }
@@ -179,7 +177,7 @@ export class HostIndex {
       });
       exact.push({ score, index });
     });
-    // Best score first; ties (which place() breaks at random) in host order.
+    // The same order as place(): best score, ties to the earlier host.
     const ranked = candidates
       .map((candidate, i) => ({ candidate, ...(exact[i] ?? { score: 0, index: 0 }) }))
       .sort((a, b) =>

@@ -161,6 +161,13 @@ for (const database of databases) {
       expect((await store.sessions.getByRotatedHash('r1'))?.id).toBe(session.id);
       await store.sessions.revoke(session.id);
       expect(await store.sessions.rotate(session.id, 'r2', 'r4')).toBe(false);
+      const other = await store.sessions.create({
+        userId: user.id,
+        refreshTokenHash: 'r5',
+        expiresAt: new Date('2030-01-01T00:00:00Z'),
+      });
+      expect(await store.sessions.revokeAllOf(user.id)).toBe(1);
+      expect((await store.sessions.get(other.id))?.revokedAt).not.toBeNull();
     });
 
     it('appends audit entries with an event, and lists them newest first with filters', async () => {

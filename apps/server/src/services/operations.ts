@@ -33,8 +33,7 @@ export interface OperationTarget {
   type: Operation['target']['type'];
   id: string;
   name: string;
-  /** Null for cluster work (a host drain). */
-  project: string | null;
+  project: string;
 }
 
 /**

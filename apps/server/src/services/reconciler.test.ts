@@ -26,7 +26,6 @@ function vm(policy: RestartPolicy, desiredState: Vm['desiredState'] = 'running')
     stateReason: null,
     restartPolicy: policy,
     pool: 'local',
-    placement: {},
     restarts: 0,
     lastRestartAt: null,
     version: 1,

@@ -32,6 +32,8 @@ export interface SessionRepository {
   rotate(id: string, oldHash: string, newHash: string): Promise<boolean>;
   /** The session a refresh token was rotated away from, if it was. */
   getByRotatedHash(hash: string): Promise<Session | undefined>;
+  /** Revokes every open session of the user (a new password); how many there were. */
+  revokeAllOf(userId: string): Promise<number>;
 }
 
 export function createSessionRepository(ctx: StoreContext, scope: Scope): SessionRepository {
@@ -97,6 +99,16 @@ export function createSessionRepository(ctx: StoreContext, scope: Scope): Sessio
         .where('rotated_refresh_tokens.token_hash', '=', hash)
         .executeTakeFirst();
       return row && toSession(row);
+    },
+
+    async revokeAllOf(userId) {
+      const result = await db
+        .updateTable('sessions')
+        .set({ revoked_at: now(ctx) })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
     },
 
     async revoke(id) {

@@ -9,7 +9,7 @@ export function registerUserPassword(app: ServerApp, deps: ServerDeps): void {
     {
       config: { permission: 'user.manage', action: 'user.password' },
       schema: {
-        summary: "Set a user's password (cluster admin)",
+        summary: "Set a user's password (cluster admin); the user's sessions end",
         params: UserParams,
         body: UserPasswordChange,
       },
@@ -17,6 +17,8 @@ export function registerUserPassword(app: ServerApp, deps: ServerDeps): void {
     async (request, reply) => {
       const user = await requireUser(deps, request.params.username);
       await deps.store.users.setPasswordHash(user.id, await hashPassword(request.body.password));
+      // Whoever knew the old password may hold a session: they all end.
+      await deps.store.sessions.revokeAllOf(user.id);
       return reply.status(204).send();
     },
   );

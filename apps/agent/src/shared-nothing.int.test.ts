@@ -3,9 +3,11 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type {
   AgentDirtyRateReply,
+  AgentDiskCopy,
   AgentIncomingReply,
   AgentMigrationSettings,
   AgentMigrationStatus,
+  AgentNbdExport,
   AgentVmSpec,
   AgentVmStatus,
   ErrorBody,
@@ -349,6 +351,47 @@ describe('shared-nothing live migration', () => {
     expect(sums.disk).not.toBe('');
     console.info(
       `shared-nothing: mirrored ${ready.mirror?.doneBytes} bytes, then ${final.totalTimeMs} ms memory stream, downtime ${final.downtimeMs} ms; disk md5 ${sums.disk} = the guest's copy`,
+    );
+  }, 600_000);
+
+  it("copies the stopped VM's disk cold, and the guest boots on it elsewhere", async () => {
+    const before = await checksums('b', 7);
+    const stop = await call('b', 'POST', `/v1/vms/${VM}/state`, { action: 'stop', force: true });
+    expect(stop.status).toBe(200);
+    const stopped = { ...spec(), desiredState: 'stopped' as const };
+    const nbd = await call<AgentNbdExport>('a', 'POST', `/v1/vms/${VM}/migration/disk`, {
+      spec: stopped,
+      tls: true,
+    });
+    expect(nbd.status).toBe(200);
+    const copy = await call<AgentDiskCopy>('b', 'POST', `/v1/vms/${VM}/migration/disk/outgoing`, {
+      nbd: nbd.body,
+      tls: true,
+      tlsHostname: '127.0.0.1',
+    });
+    expect(copy.status).toBe(200);
+    const arrived = await call<AgentDiskCopy>('a', 'POST', `/v1/vms/${VM}/migration/disk/done`);
+    expect(arrived.body.allocatedBytes).toBe(copy.body.allocatedBytes);
+    expect(copy.body.copiedBytes).toBeGreaterThan(MiB);
+
+    // The target takes the VM, the source lets go of its copy; the guest boots on the copy.
+    expect((await call('b', 'POST', `/v1/vms/${VM}/migration/complete`)).status).toBe(204);
+    await expect(stat(join(vmDir('b'), 'disk.qcow2'))).rejects.toThrow();
+    const put = await call<AgentVmStatus>('a', 'PUT', `/v1/vms/${VM}`, spec());
+    expect(put.body).toMatchObject({ state: 'running' });
+    await waitFor(
+      'the guest to boot on a',
+      async () => (heartbeats(await consoleLog('a')).length > 0 ? true : undefined),
+      120_000,
+    );
+    const out = await shell(
+      'a',
+      `echo SUM-$(dd if=/dev/vda bs=64k count=${BLOCKS} 2>/dev/null | md5sum | cut -c1-32)`,
+      9,
+    );
+    expect(/SUM-([0-9a-f]{32})/.exec(out)?.[1]).toBe(before.disk);
+    console.info(
+      `shared-nothing: cold copy of ${copy.body.copiedBytes} bytes, ${arrived.body.allocatedBytes} allocated on both sides`,
     );
   }, 600_000);
 });

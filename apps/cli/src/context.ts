@@ -4,6 +4,7 @@ import type {
   ImagesResource,
   NovaCronClient,
   OperationsResource,
+  SchedulerResource,
   VmsResource,
 } from '@novacron/client';
 import type { Config } from '@novacron/config';
@@ -20,6 +21,7 @@ export interface CliClient {
   hosts: Public<HostsResource>;
   images: Public<ImagesResource>;
   operations: Public<OperationsResource>;
+  scheduler: Public<SchedulerResource>;
   events: NovaCronClient['events'];
   /** Optional so test fakes without a console still fit. */
   console?: NovaCronClient['console'];

@@ -45,6 +45,7 @@ function vm(name: string, extra: Partial<Vm> = {}): Vm {
     stateReason: null,
     restartPolicy: 'never',
     pool: 'local',
+    placement: {},
     restarts: 0,
     lastRestartAt: null,
     version: 1,
@@ -83,6 +84,7 @@ const host: Host = {
   qemuVersion: '7.2.0',
   labels: {},
   cordoned: false,
+  maintenance: false,
   lastHeartbeatAt: '2026-01-01T00:00:00.000Z',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
@@ -220,6 +222,36 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
           cordoned: patch.cordoned ?? host.cordoned,
           state: patch.enabled === false ? ('disabled' as const) : host.state,
           labels: mergeLabels(host.labels, patch.labels ?? {}),
+        }),
+      ),
+      cordon: vi.fn(() => Promise.resolve({ ...host, cordoned: true })),
+      uncordon: vi.fn(() => Promise.resolve({ ...host, cordoned: false, maintenance: false })),
+      drain: vi.fn(() =>
+        Promise.resolve(
+          operation({ kind: 'host.drain', target: { type: 'host', id: host.id, name: host.name } }),
+        ),
+      ),
+    },
+    scheduler: {
+      explain: vi.fn(() =>
+        Promise.resolve({
+          policy: 'spread' as const,
+          hosts: 2,
+          filters: [
+            {
+              filter: 'labels',
+              removed: [{ host: 'host-b', reason: 'selector zone=a: host has zone=b' }],
+            },
+          ],
+          candidates: [
+            {
+              host: 'host-a',
+              score: 0.9,
+              scores: { spread: { value: 0.95, weight: 1 }, balanced: { value: 0.7, weight: 0.2 } },
+            },
+          ],
+          chosen: 'host-a',
+          reason: 'spread: host-a scored 0.900, best of 1 that fit out of 2 hosts',
         }),
       ),
     },
@@ -422,6 +454,44 @@ describe('vm create', () => {
     expect(client.vms.create).toHaveBeenCalledWith({ name: 'demo', image: 'tiny', start: true });
     expect(client.operations.wait).toHaveBeenCalledWith('op-1', 600, expect.anything());
     expect(stdout).toBe('vm demo created (running on host-a)\n');
+  });
+
+  it('sends placement rules, and explains instead of creating with --dry-run', async () => {
+    const flags = [
+      '--policy',
+      'spread',
+      '--group',
+      'web',
+      '--anti-affinity',
+      'hard',
+      '--selector',
+      'zone=a',
+    ];
+    const created = await cli(['vm', 'create', 'demo', '--image', 'tiny', ...flags]);
+    expect(created.code).toBe(0);
+    expect(created.client.vms.create).toHaveBeenCalledWith({
+      name: 'demo',
+      image: 'tiny',
+      start: true,
+      placement: { policy: 'spread', group: 'web', antiAffinity: 'hard', selector: { zone: 'a' } },
+    });
+    const dry = await cli(['vm', 'create', 'demo', '--image', 'tiny', '--dry-run', ...flags]);
+    expect(dry.code).toBe(0);
+    expect(dry.client.vms.create).not.toHaveBeenCalled();
+    expect(dry.client.scheduler.explain).toHaveBeenCalledWith({
+      placement: { policy: 'spread', group: 'web', antiAffinity: 'hard', selector: { zone: 'a' } },
+    });
+    expect(dry.stdout).toMatch(/^would place on host-a \(policy spread, 2 hosts\)\n/);
+    expect(dry.stdout).toMatch(
+      /filter labels removed 1:\n {2}host-b: selector zone=a: host has zone=b/,
+    );
+    expect(dry.stdout).toMatch(
+      /HOST +SCORE +SPREAD \(x1\) +BALANCED \(x0.2\)\nhost-a +0.900 +0.950 +0.700/,
+    );
+
+    const ruleless = await cli(['vm', 'create', 'demo', '--image', 'tiny', '--affinity', 'hard']);
+    expect(ruleless.code).toBe(2);
+    expect(ruleless.stderr).toMatch(/--affinity and --anti-affinity apply to a group/);
   });
 
   it('refuses a bad name or size locally, sending nothing', async () => {
@@ -726,15 +796,18 @@ describe('host, vm patch and operation commands', () => {
     expect(label.stdout).toBe('host host-a labelled (ready)\n');
 
     const cordon = await cli(['host', 'cordon', 'host-a']);
-    expect(cordon.client.hosts.patch).toHaveBeenCalledWith('host-a', { cordoned: true });
+    expect(cordon.client.hosts.cordon).toHaveBeenCalledWith('host-a');
     expect(cordon.stdout).toBe('host host-a cordoned (ready,cordoned)\n');
+    const uncordon = await cli(['host', 'uncordon', 'host-a']);
+    expect(uncordon.client.hosts.uncordon).toHaveBeenCalledWith('host-a');
+    expect(uncordon.stdout).toBe('host host-a uncordoned (ready)\n');
+    const drain = await cli(['host', 'drain', 'host-a']);
+    expect(drain.client.hosts.drain).toHaveBeenCalledWith('host-a');
+    expect(drain.stdout).toBe('operation op-1 host.drain pending (host host-a)\n');
     const disable = await cli(['host', 'disable', 'host-a', '-o', 'json']);
     expect(disable.client.hosts.patch).toHaveBeenCalledWith('host-a', { enabled: false });
     expect(JSON.parse(disable.stdout)).toMatchObject({ name: 'host-a', state: 'disabled' });
-    for (const [verb, patch] of [
-      ['enable', { enabled: true }],
-      ['uncordon', { cordoned: false }],
-    ] as const) {
+    for (const [verb, patch] of [['enable', { enabled: true }]] as const) {
       const { client, code } = await cli(['host', verb, 'host-a']);
       expect(code).toBe(0);
       expect(client.hosts.patch).toHaveBeenCalledWith('host-a', patch);

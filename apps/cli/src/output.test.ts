@@ -31,6 +31,7 @@ function vm(name: string, extra: Partial<Vm> = {}): Vm {
     stateReason: null,
     restartPolicy: 'never',
     pool: 'local',
+    placement: {},
     restarts: 0,
     lastRestartAt: null,
     version: 3,

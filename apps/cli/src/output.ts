@@ -113,6 +113,7 @@ export function vmFields(vm: Vm): [string, string | number | null][] {
 
 /** A host's state, and whether it is cordoned (it takes no new VMs while it keeps its own). */
 export function hostState(host: Host): string {
+  if (host.maintenance) return `${host.state},maintenance`;
   return host.cordoned ? `${host.state},cordoned` : host.state;
 }
 
@@ -131,6 +132,7 @@ export function hostFields(host: Host): [string, string | number | null][] {
     ['id', host.id],
     ['state', host.state],
     ['cordoned', host.cordoned ? 'yes' : 'no'],
+    ['maintenance', host.maintenance ? 'yes' : 'no'],
     ['agent url', host.agentUrl],
     ['cpus', host.cpus],
     ['memory', formatMiB(host.memoryMiB)],

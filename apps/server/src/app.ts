@@ -42,6 +42,10 @@ import { registerHostGet } from './routes/hosts/get.js';
 import { registerHostList } from './routes/hosts/list.js';
 import { registerHostMetrics } from './routes/hosts/metrics.js';
 import { registerHostPatch } from './routes/hosts/patch.js';
+import { registerHostCordon } from './routes/hosts/cordon.js';
+import { registerHostDrain } from './routes/hosts/drain.js';
+import { registerHostUncordon } from './routes/hosts/uncordon.js';
+import { registerSchedulerExplain } from './routes/scheduler/explain.js';
 import { registerImageDelete } from './routes/images/delete.js';
 import { registerImageGet } from './routes/images/get.js';
 import { registerImageImport } from './routes/images/import.js';
@@ -108,6 +112,10 @@ const ROUTES = [
   registerHostMetrics,
   registerHostAdd,
   registerHostPatch,
+  registerHostCordon,
+  registerHostUncordon,
+  registerHostDrain,
+  registerSchedulerExplain,
   registerImageList,
   registerImageGet,
   registerImageImport,

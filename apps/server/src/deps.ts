@@ -17,6 +17,7 @@ import type { ImageService } from './services/images.js';
 import type { LiveEvents } from './services/live-events.js';
 import type { MetricsService } from './services/metrics.js';
 import type { MigrationService } from './services/migrations.js';
+import type { DrainService } from './services/drain.js';
 import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
 import type { LoginGuard } from './services/login-guard.js';
@@ -42,6 +43,8 @@ export interface ServerDeps {
   live?: LiveEvents;
   /** Live migration; without it (tests of other routes), a migration is refused. */
   migrations?: MigrationService;
+  /** Host drains; without it (tests of other routes), a drain is refused. */
+  drains?: DrainService;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */
   readiness?: Readiness;
   /** Login lockout; buildApp makes an in-memory one with the default limits when absent. */

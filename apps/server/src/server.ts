@@ -24,6 +24,8 @@ import { ImageService } from './services/images.js';
 import { MetricsService } from './services/metrics.js';
 import { LiveEvents, publishMetricsSamples } from './services/live-events.js';
 import { MigrationService } from './services/migrations.js';
+import { DrainService } from './services/drain.js';
+import { SchedulerService } from './services/scheduler.js';
 import { LoginGuard } from './services/login-guard.js';
 import { openSecondFactors } from './services/second-factor.js';
 import { serverMetricsOf } from './services/server-metrics.js';
@@ -109,7 +111,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       (agentUrl, hostName) => new HttpsAgentClient(agentUrl, hostName, trust.identity),
       { hostTimeoutSeconds: config.hostTimeoutSeconds },
     );
-    const vms = new VmService(store, hosts, operations, { defaultPool: config.defaultPool });
+    const scheduler = new SchedulerService(
+      store,
+      {
+        policy: config.schedulerPolicy,
+        overcommit: {
+          cpu: config.cpuOvercommit,
+          memory: config.memoryOvercommit,
+          disk: config.diskOvercommit,
+        },
+      },
+      metrics,
+    );
+    const vms = new VmService(store, hosts, operations, {
+      defaultPool: config.defaultPool,
+      scheduler,
+    });
     const migrations = new MigrationService(
       store,
       vms,
@@ -126,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           project: vm.project,
         }),
     );
+    const drains = new DrainService(store, migrations, scheduler, operations, logger);
     const images = new ImageService(store, operations, imageDir);
     const reconciler = new Reconciler(vms, clock, logger);
     hosts.onObserved = (vm, observed) => reconciler.observe(vm, observed);
@@ -140,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       operations,
       vms,
       migrations,
+      drains,
       images,
       readiness,
       trust,
@@ -193,6 +212,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const recovered = await operations.recover({
       ...vms.recoveryPlans(),
       ...migrations.recoveryPlans(),
+      ...drains.recoveryPlans(),
       ...images.recoveryPlans(),
     });
     if (recovered.resumed + recovered.rolledBack > 0) {

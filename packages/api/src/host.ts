@@ -23,6 +23,8 @@ export const Host = Type.Object({
   labels: Labels,
   /** A cordoned host keeps its VMs but takes no new ones; a disabled one shows state `disabled`. */
   cordoned: Type.Boolean(),
+  /** A drained host: it takes no new VMs until uncordoned. */
+  maintenance: Type.Boolean(),
   lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,

@@ -22,6 +22,7 @@ export const OPERATION_KINDS = [
   'vm.delete',
   'vm.migrate',
   'image.import',
+  'host.drain',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OperationKind = Type.Enum(OPERATION_KINDS);
@@ -36,7 +37,7 @@ export const Operation = Type.Object({
   /** Percent done, 0 to 100, as measured by the step that reports it. */
   progress: Type.Number({ minimum: 0, maximum: 100 }),
   target: Type.Object({
-    type: Type.Enum(['vm', 'image']),
+    type: Type.Enum(['vm', 'image', 'host']),
     id: Type.String(),
     name: Type.String(),
   }),

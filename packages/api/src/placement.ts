@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { Labels, Name } from './common.js';
 
 /**
- * How the scheduler ranks the hosts that fit (docs/adr/0016-scheduler.md): `binpack` fills hosts
+ * How the scheduler ranks the hosts that fit (docs/adr/0019-scheduler.md): `binpack` fills hosts
  * up, `spread` empties them evenly, `balanced` keeps CPU and memory use alike, `round-robin` takes
  * hosts in turn, `load-aware` prefers hosts whose agents measure the least use.
  */

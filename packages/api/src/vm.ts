@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { IdOrName, Labels, LabelsPatch, ListQuery, Name, Page, Timestamp } from './common.js';
+import { VmPlacement } from './placement.js';
 
 /** Every state a VM can be in; the legal moves between them live in @novacron/domain. */
 export const VM_STATES = [
@@ -58,6 +59,8 @@ export const Vm = Type.Object({
   restartPolicy: RestartPolicy,
   /** Where the VM's disk lives; on `shared`, live migration moves only memory. */
   pool: StoragePool,
+  /** The rules its host was chosen by; a migration or drain keeps them. */
+  placement: VmPlacement,
   /** How many times reconciliation restarted the VM after its QEMU ended. */
   restarts: Type.Integer(),
   lastRestartAt: Type.Union([Timestamp, Type.Null()]),
@@ -89,6 +92,8 @@ export const VmCreate = Type.Object(
     restartPolicy: Type.Optional(RestartPolicy),
     /** Where the disk lives; the cluster's default pool when absent. */
     pool: Type.Optional(StoragePool),
+    /** How the host is chosen when `host` is absent (policy, group, affinity, selector). */
+    placement: Type.Optional(VmPlacement),
     /** Start the VM once created (default true). */
     start: Type.Optional(Type.Boolean()),
   },

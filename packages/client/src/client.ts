@@ -20,6 +20,8 @@ import {
   type Operation,
   type OperationListQuery,
   type OperationPage,
+  type SchedulerExplainRequest,
+  type SchedulerExplanation,
   type Vm,
   type VmAction,
   type VmCreate,
@@ -317,6 +319,30 @@ export class HostsResource {
       query: { since: options.since },
     });
   }
+
+  /** Keeps the host's VMs, places no new ones on it. */
+  cordon(idOrName: string): Promise<Host> {
+    return this.http.json('POST', '/api/v1/hosts/:host/cordon', { params: { host: idOrName } });
+  }
+
+  /** Lets new VMs land on the host again (clears cordon and maintenance). */
+  uncordon(idOrName: string): Promise<Host> {
+    return this.http.json('POST', '/api/v1/hosts/:host/uncordon', { params: { host: idOrName } });
+  }
+
+  /** Answers 202 with the `host.drain` operation: every VM moves off, the host stays in maintenance. */
+  drain(idOrName: string): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/hosts/:host/drain', { params: { host: idOrName } });
+  }
+}
+
+export class SchedulerResource {
+  constructor(private readonly http: Transport) {}
+
+  /** What a create of this size and placement would do, host by host; places nothing. */
+  explain(request: SchedulerExplainRequest): Promise<SchedulerExplanation> {
+    return this.http.json('POST', '/api/v1/scheduler/explain', { body: request });
+  }
 }
 
 export class ImagesResource {
@@ -402,6 +428,7 @@ export class NovaCronClient {
   readonly hosts: HostsResource;
   readonly images: ImagesResource;
   readonly operations: OperationsResource;
+  readonly scheduler: SchedulerResource;
   readonly projects: ProjectsResource;
   readonly users: UsersResource;
   readonly tokens: TokensResource;
@@ -416,6 +443,7 @@ export class NovaCronClient {
     this.hosts = new HostsResource(this.http);
     this.images = new ImagesResource(this.http);
     this.operations = new OperationsResource(this.http);
+    this.scheduler = new SchedulerResource(this.http);
     this.projects = new ProjectsResource(this.http);
     this.users = new UsersResource(this.http);
     this.tokens = new TokensResource(this.http);

@@ -10,6 +10,7 @@ export {
   ImagesResource,
   NovaCronClient,
   OperationsResource,
+  SchedulerResource,
   VmsResource,
   type Health,
   type NovaCronClientOptions,

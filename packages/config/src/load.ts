@@ -24,6 +24,10 @@ function defaults(env: Env): Config {
   const apiPort = 8090;
   return {
     dataDir: defaultDataDir(env),
+    schedulerPolicy: 'spread',
+    cpuOvercommit: 4,
+    memoryOvercommit: 1,
+    diskOvercommit: 1,
     apiHost: '127.0.0.1',
     apiPort,
     wsPort: 8091,
@@ -60,6 +64,9 @@ function defaults(env: Env): Config {
 
 const NUMERIC: readonly (keyof Config)[] = [
   'apiPort',
+  'cpuOvercommit',
+  'memoryOvercommit',
+  'diskOvercommit',
   'wsPort',
   'agentPort',
   'clusterPort',

@@ -37,6 +37,18 @@ export const ConfigSchema = Type.Object({
   clusterPrefix: Type.String({ pattern: '^[a-z][a-z0-9]{0,5}$' }),
   /** Pool of a new VM's disk when the create does not say (docs/adr/0013-live-migration.md). */
   defaultPool: Type.Union([Type.Literal('local'), Type.Literal('shared')]),
+  /** How the scheduler ranks hosts that fit when a create names no policy (docs/adr/0019-scheduler.md). */
+  schedulerPolicy: Type.Union([
+    Type.Literal('binpack'),
+    Type.Literal('spread'),
+    Type.Literal('balanced'),
+    Type.Literal('round-robin'),
+    Type.Literal('load-aware'),
+  ]),
+  /** Placement counts each host's vCPUs, memory and disk times these ratios (1 = no overcommit). */
+  cpuOvercommit: Type.Number({ minimum: 0.1, maximum: 64 }),
+  memoryOvercommit: Type.Number({ minimum: 0.1, maximum: 64 }),
+  diskOvercommit: Type.Number({ minimum: 0.1, maximum: 64 }),
   /** Cluster defaults of a live migration: bytes/s on the stream, longest switch-over pause. */
   migrationMaxBandwidthBytes: Type.Integer({ minimum: 1024 * 1024 }),
   migrationMaxDowntimeMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
@@ -92,6 +104,10 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   clusterSubnet: 'NOVACRON_CLUSTER_SUBNET',
   clusterPrefix: 'NOVACRON_CLUSTER_PREFIX',
   defaultPool: 'NOVACRON_DEFAULT_POOL',
+  schedulerPolicy: 'NOVACRON_SCHEDULER_POLICY',
+  cpuOvercommit: 'NOVACRON_CPU_OVERCOMMIT',
+  memoryOvercommit: 'NOVACRON_MEMORY_OVERCOMMIT',
+  diskOvercommit: 'NOVACRON_DISK_OVERCOMMIT',
   migrationMaxBandwidthBytes: 'NOVACRON_MIGRATION_MAX_BANDWIDTH',
   migrationMaxDowntimeMs: 'NOVACRON_MIGRATION_MAX_DOWNTIME_MS',
   migrationTls: 'NOVACRON_MIGRATION_TLS',

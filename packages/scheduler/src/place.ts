@@ -107,7 +107,9 @@ export class HostIndex {
       }
       feasible++;
       const score = this.score(index, resolved, options.cursor ?? 0);
-      if (score > bestScore + EPSILON || (Math.abs(score - bestScore) <= EPSILON && index < best)) {
+      // Ties go to the first host scanned from the random start: deciders racing on one
+      // snapshot spread over equal hosts instead of all claiming the same one.
+      if (score > bestScore + EPSILON) {
         best = index;
         bestScore = score;
       }
@@ -177,7 +179,7 @@ export class HostIndex {
       });
       exact.push({ score, index });
     });
-    // The same order as place(): best score, ties to the earlier host.
+    // Best score first; ties (which place() breaks at random) in host order.
     const ranked = candidates
       .map((candidate, i) => ({ candidate, ...(exact[i] ?? { score: 0, index: 0 }) }))
       .sort((a, b) =>

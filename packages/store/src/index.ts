@@ -39,6 +39,7 @@ export {
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,
   type NewVm,
+  type VmAllocation,
   type VmChanges,
   type VmListFilter,
   type VmPageResult,

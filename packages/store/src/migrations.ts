@@ -252,6 +252,25 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
       },
     },
 
+    // Scheduling: a drained host is in maintenance; a VM keeps the placement rules it was created
+    // with (group, affinity, selector), so a drain or migration places it by the same rules.
+    '0005_scheduling': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('hosts')
+          .addColumn('maintenance', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .alterTable('vms')
+          .addColumn('placement', 'text', (c) => c.notNull().defaultTo('{}'))
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('vms').dropColumn('placement').execute();
+        await db.schema.alterTable('hosts').dropColumn('maintenance').execute();
+      },
+    },
     // Projects with quotas, role bindings per project, API tokens, refresh-token rotation and
     // the append-only audit log (docs/adr/0016-security-model.md). users.role keeps only the
     // cluster-wide role: `admin` (every project) or `none`; other roles become bindings.
@@ -345,6 +364,7 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         }
       },
     },
+
     // The TOTP second factor (docs/adr/0018-second-factor-and-login-lockout.md): the secret sealed
     // by the server (never stored in clear), the last time step used (a code is good once), and
     // one-time recovery codes, of which only a hash is kept.

@@ -137,6 +137,7 @@ export interface HostsTable {
   /** 0/1; a disabled host shows state `disabled` whatever its agent reports. */
   enabled: IntWithDefault;
   cordoned: IntWithDefault;
+  maintenance: IntWithDefault;
   last_heartbeat_at: string | null;
   created_at: string;
   updated_at: string;
@@ -176,6 +177,8 @@ export interface VmsTable {
   restarts: IntWithDefault;
   last_restart_at: ColumnType<string | null, string | null | undefined, string | null>;
   storage_pool: ColumnType<string, string | undefined, string>;
+  /** JSON of the VM's placement rules (VmPlacement). */
+  placement: ColumnType<string, string | undefined, string>;
   version: number;
   created_at: string;
   updated_at: string;

@@ -1,10 +1,19 @@
 import type { Command } from 'commander';
-import type { HostPatch } from '@novacron/api';
+import type { HostPatch, Operation } from '@novacron/api';
 import { formatOf, type CliContext } from '../context.js';
 import { parseLabelChanges } from '../labels.js';
 import { withOutput } from '../options.js';
-import { hostColumns, hostFields, hostState, renderList, renderOne } from '../output.js';
+import {
+  hostColumns,
+  hostFields,
+  hostState,
+  operationFields,
+  operationLine,
+  renderList,
+  renderOne,
+} from '../output.js';
 import { listAll } from '../paging.js';
+import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
 import { registerHostMetricsCommand } from './metrics.js';
 
 export function registerHostCommands(program: Command, ctx: CliContext): void {
@@ -65,13 +74,6 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
       { enabled: false },
       'disabled',
     ],
-    [
-      'cordon',
-      'keep the VMs the host has, place no new ones on it',
-      { cordoned: true },
-      'cordoned',
-    ],
-    ['uncordon', 'let the host take new VMs again', { cordoned: false }, 'uncordoned'],
   ];
   for (const [verb, description, patch, done] of flags) {
     withOutput(
@@ -80,6 +82,69 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
       await patchHost(ctx, command, name, patch, done);
     });
   }
+
+  const placement: ['cordon' | 'uncordon', string, string][] = [
+    ['cordon', 'keep the VMs the host has, place no new ones on it', 'cordoned'],
+    ['uncordon', 'let the host take new VMs again (also ends maintenance)', 'uncordoned'],
+  ];
+  for (const [verb, description, done] of placement) {
+    withOutput(
+      host.command(verb).description(description).argument('<name>', 'host name or id'),
+    ).action(async (name: string, _options: unknown, command: Command) => {
+      const client = await ctx.client();
+      const changed = await client.hosts[verb](name);
+      const format = formatOf(command);
+      ctx.print(
+        format
+          ? renderOne(format, changed, hostFields)
+          : `host ${changed.name} ${done} (${hostState(changed)})`,
+      );
+    });
+  }
+
+  addWaitOptions(
+    withOutput(
+      host
+        .command('drain')
+        .description(
+          'live-migrate every VM off the host (the scheduler picks targets) and leave it in maintenance',
+        )
+        .argument('<name>', 'host name or id'),
+    ),
+  ).action(async (name: string, options: WaitOptions, command: Command) => {
+    const client = await ctx.client();
+    const accepted = await client.hosts.drain(name);
+    const format = formatOf(command);
+    if (!options.wait) {
+      ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
+      return;
+    }
+    const operation = await waitForOperation(
+      client,
+      accepted,
+      options.waitTimeout,
+      ctx.deps.stderr,
+    );
+    if (format) {
+      ctx.print(renderOne(format, operation, operationFields));
+    } else {
+      for (const vm of drainedVms(operation)) {
+        ctx.print(
+          `${vm.name}: ${vm.status}${vm.to ? ` -> ${vm.to}` : ''}${vm.reason ? ` (${vm.reason})` : ''}`,
+        );
+      }
+    }
+    assertSucceeded(operation, options.waitTimeout);
+    if (!format) ctx.print(`host ${operation.target.name} drained, in maintenance`);
+  });
+}
+
+/** Each VM's outcome, as the drain operation records it. */
+function drainedVms(
+  operation: Operation,
+): { name: string; status: string; to?: string; reason?: string }[] {
+  const vms = operation.metadata?.['vms'];
+  return Array.isArray(vms) ? (vms as { name: string; status: string }[]) : [];
 }
 
 async function patchHost(

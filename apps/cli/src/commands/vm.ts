@@ -1,17 +1,20 @@
 import { Option, type Command } from 'commander';
 import {
   RESTART_POLICIES,
+  SCHEDULER_POLICIES,
   STORAGE_POOLS,
   VM_ACTIONS,
   VM_STATES,
   type Operation,
+  type ConstraintStrength,
   type RestartPolicy,
+  type SchedulerPolicy,
   type StoragePool,
   type VmActionName,
   type VmCreate,
   type VmPatch,
 } from '@novacron/api';
-import { assertValidName, parseSizeGiB, parseSizeMiB } from '@novacron/domain';
+import { assertValidName, parseLabelSelectors, parseSizeGiB, parseSizeMiB } from '@novacron/domain';
 import { formatOf, type CliClient, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { collect, labelSelectors, parseLabelChanges } from '../labels.js';
@@ -34,6 +37,7 @@ import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } f
 import { registerVmMetricsCommand } from './metrics.js';
 import { registerVmMigrateCommand } from './vm-migrate.js';
 import { attachConsole } from './vm-console.js';
+import { renderExplanation } from './vm-explain.js';
 
 export interface VmCreateOptions {
   image: string;
@@ -51,6 +55,14 @@ export interface VmCreateOptions {
   description?: string;
   /** False with `--no-start`. */
   start: boolean;
+  policy?: SchedulerPolicy;
+  group?: string;
+  affinity?: ConstraintStrength;
+  antiAffinity?: ConstraintStrength;
+  /** `key=value` host labels, repeatable. */
+  selector?: string[];
+  /** Explain the placement instead of creating. */
+  dryRun?: boolean;
 }
 
 /**
@@ -71,6 +83,24 @@ export function vmCreateRequest(name: string, options: VmCreateOptions): VmCreat
   if (options.pool !== undefined) request.pool = options.pool;
   if (options.description !== undefined) request.description = options.description;
   if (options.label !== undefined) request.labels = labelsToSet(options.label);
+  const placement: NonNullable<VmCreate['placement']> = {};
+  if (options.policy !== undefined) placement.policy = options.policy;
+  if (options.group !== undefined) {
+    assertValidName(options.group, 'group name');
+    placement.group = options.group;
+  }
+  if (options.affinity !== undefined) placement.affinity = options.affinity;
+  if (options.antiAffinity !== undefined) placement.antiAffinity = options.antiAffinity;
+  if ((placement.affinity ?? placement.antiAffinity) !== undefined && !placement.group) {
+    throw new CliError(
+      'VALIDATION_FAILED',
+      '--affinity and --anti-affinity apply to a group: add --group NAME',
+      {},
+      2,
+    );
+  }
+  if (options.selector !== undefined) placement.selector = parseLabelSelectors(options.selector);
+  if (Object.keys(placement).length > 0) request.placement = placement;
   return request;
 }
 
@@ -229,12 +259,43 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         )
         .option('--label <key=value>', 'a label, repeatable', collect)
         .option('--description <text>', 'a free-form description')
-        .option('--no-start', 'create the VM stopped'),
+        .option('--no-start', 'create the VM stopped')
+        .addOption(
+          new Option(
+            '--policy <policy>',
+            "how hosts are ranked (the cluster's when absent)",
+          ).choices(SCHEDULER_POLICIES),
+        )
+        .option('--group <group>', 'placement group (per project) for --affinity/--anti-affinity')
+        .addOption(
+          new Option('--affinity <strength>', 'together with the group').choices(['hard', 'soft']),
+        )
+        .addOption(
+          new Option('--anti-affinity <strength>', 'apart from the group').choices([
+            'hard',
+            'soft',
+          ]),
+        )
+        .option('--selector <key=value>', 'host label the host must carry, repeatable', collect)
+        .option('--dry-run', 'show where the VM would go and why, create nothing'),
     ),
   ).action(async (name: string, options: VmCreateOptions & WaitOptions, command: Command) => {
     // Checked before a client exists: a bad name or size must not reach the network.
     const request = vmCreateRequest(name, options);
     const client = await ctx.client();
+    if (options.dryRun) {
+      const explanation = await client.scheduler.explain({
+        ...(request.project === undefined ? {} : { project: request.project }),
+        ...(request.cpus === undefined ? {} : { cpus: request.cpus }),
+        ...(request.memoryMiB === undefined ? {} : { memoryMiB: request.memoryMiB }),
+        ...(request.diskGiB === undefined ? {} : { diskGiB: request.diskGiB }),
+        ...(request.host === undefined ? {} : { host: request.host }),
+        ...(request.placement === undefined ? {} : { placement: request.placement }),
+      });
+      const format = formatOf(command);
+      ctx.print(format ? renderOne(format, explanation, () => []) : renderExplanation(explanation));
+      return;
+    }
     const operation = await client.vms.create(request);
     await finishAction(ctx, command, client, operation, options, 'create');
   });

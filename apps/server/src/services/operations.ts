@@ -33,7 +33,8 @@ export interface OperationTarget {
   type: Operation['target']['type'];
   id: string;
   name: string;
-  project: string;
+  /** Null for cluster work (a host drain). */
+  project: string | null;
 }
 
 /**

@@ -26,6 +26,7 @@ function vm(policy: RestartPolicy, desiredState: Vm['desiredState'] = 'running')
     stateReason: null,
     restartPolicy: policy,
     pool: 'local',
+    placement: {},
     restarts: 0,
     lastRestartAt: null,
     version: 1,

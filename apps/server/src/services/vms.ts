@@ -5,11 +5,14 @@ import type {
   Image,
   Operation,
   OperationKind,
+  SchedulerExplainRequest,
+  SchedulerExplanation,
   StoragePool,
   Vm,
   VmAction,
   VmCreate,
   VmPatch,
+  VmPlacement,
 } from '@novacron/api';
 import {
   assertActionAllowed,
@@ -24,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
 import type { HostService } from './hosts.js';
+import { cpuModelOf, DEFAULT_SCHEDULER_SETTINGS, SchedulerService } from './scheduler.js';
 import {
   cancelled,
   type OperationContext,
@@ -71,8 +75,13 @@ export class VmService {
     private readonly store: Store,
     private readonly hosts: HostService,
     private readonly operations: OperationRunner,
-    private readonly options: { defaultPool?: StoragePool } = {},
-  ) {}
+    private readonly options: { defaultPool?: StoragePool; scheduler?: SchedulerService } = {},
+  ) {
+    this.scheduler = options.scheduler ?? new SchedulerService(store, DEFAULT_SCHEDULER_SETTINGS);
+  }
+
+  /** Where VMs go (services/scheduler.ts). */
+  readonly scheduler: SchedulerService;
 
   async get(idOrName: string, project?: string): Promise<Vm> {
     const vm = await this.store.vms.get(project, idOrName);
@@ -108,25 +117,55 @@ export class VmService {
       diskGiB: input.diskGiB ?? DEFAULTS.diskGiB,
     };
     await this.assertQuota(projectName, { ...size, vms: 1 });
-    const host = await this.place(size, input.host);
+    const placement = input.placement ?? {};
+    assertPlacement(placement);
+    const requested = input.host === undefined ? undefined : await this.requireHost(input.host);
     const start = input.start ?? true;
-    const vm = await this.store.vms.create({
-      name: input.name,
-      project: projectName,
-      imageId: image.id,
-      hostId: host.id,
-      state: 'creating',
-      desiredState: start ? 'running' : 'stopped',
-      ...size,
-      kernelArgs: input.kernelArgs ?? '',
-      labels: input.labels ?? {},
-      description: input.description ?? '',
-      restartPolicy: input.restartPolicy ?? 'never',
-      pool: input.pool ?? this.options.defaultPool ?? 'local',
-    });
-    return this.operations.start('vm.create', target(vm), (context) =>
-      this.createWork(vm.id, context),
+    // The VM row and the claim on its host commit together: racing creates never overcommit.
+    const { value: vm, reason } = await this.scheduler.placeAndCommit(
+      {
+        project: projectName,
+        size,
+        placement,
+        ...(requested && { onlyHost: requested.id }),
+      },
+      (tx, host) =>
+        tx.vms.create({
+          name: input.name,
+          project: projectName,
+          imageId: image.id,
+          hostId: host.id,
+          state: 'creating',
+          desiredState: start ? 'running' : 'stopped',
+          ...size,
+          kernelArgs: input.kernelArgs ?? '',
+          labels: input.labels ?? {},
+          description: input.description ?? '',
+          restartPolicy: input.restartPolicy ?? 'never',
+          pool: input.pool ?? this.options.defaultPool ?? 'local',
+          placement,
+        }),
     );
+    return this.operations.start('vm.create', target(vm), (context) =>
+      this.createWork(vm.id, context, reason),
+    );
+  }
+
+  /** What a create of this size and placement would do, host by host (a dry run). */
+  async explainPlacement(input: SchedulerExplainRequest): Promise<SchedulerExplanation> {
+    const placement = input.placement ?? {};
+    assertPlacement(placement);
+    const requested = input.host === undefined ? undefined : await this.requireHost(input.host);
+    return this.scheduler.explain({
+      project: input.project ?? DEFAULT_PROJECT,
+      size: {
+        cpus: input.cpus ?? DEFAULTS.cpus,
+        memoryMiB: input.memoryMiB ?? DEFAULTS.memoryMiB,
+        diskGiB: input.diskGiB ?? DEFAULTS.diskGiB,
+      },
+      placement,
+      ...(requested && { onlyHost: requested.id }),
+    });
   }
 
   /**
@@ -347,8 +386,10 @@ export class VmService {
   private async createWork(
     vmId: string,
     context: OperationContext,
+    placement?: string,
   ): Promise<Record<string, unknown>> {
     const vm = await this.get(vmId);
+    if (placement !== undefined) await context.metadata({ host: vm.host, placement });
     if (context.signal.aborted) {
       await this.store.vms.delete(vm.id);
       throw cancelled('the VM was never sent to a host; its record is removed');
@@ -360,7 +401,13 @@ export class VmService {
       agent = (await this.hosts.agentOf(vm.host)).agent;
       const status = await agent.ensureVm(specOf(vm, await this.imageOf(vm)));
       await this.observe(vm.id, status);
-      if (!context.signal.aborted) return { vm: vm.id, state: status.state };
+      if (!context.signal.aborted) {
+        return {
+          vm: vm.id,
+          state: status.state,
+          ...(placement !== undefined && { host: vm.host, placement }),
+        };
+      }
     } catch (error) {
       await this.markError(vm.id, error);
       throw error;
@@ -533,51 +580,32 @@ export class VmService {
     return specOf(vm, await this.imageOf(vm));
   }
 
-  /** The host a VM moves to: the one asked for, or the best other host that fits it. */
+  /**
+   * The host a VM moves to: the one asked for, or the scheduler's choice among the others, by the
+   * rules the VM was created with; a running VM keeps its CPU model.
+   */
   async placeElsewhere(vm: Vm, requested?: string): Promise<Host> {
-    const host = await this.place(vm, requested, vm.host ?? undefined);
-    if (host.name === vm.host) {
+    const requestedHost = requested === undefined ? undefined : await this.requireHost(requested);
+    const current = vm.host === null ? undefined : await this.store.hosts.get(vm.host);
+    if (requestedHost !== undefined && requestedHost.id === current?.id) {
       throw new DomainError(
         'MIGRATION_NOT_POSSIBLE',
-        `VM ${vm.name} already runs on ${host.name}`,
-        {
-          host: host.name,
-        },
+        `VM ${vm.name} already runs on ${requestedHost.name}`,
+        { host: requestedHost.name },
       );
     }
-    return host;
-  }
-
-  private async place(
-    size: { cpus: number; memoryMiB: number },
-    requested?: string,
-    exclude?: string,
-  ): Promise<Host> {
-    const candidates =
-      requested === undefined
-        ? (await this.store.hosts.list()).filter((host) => host.name !== exclude)
-        : [await this.requireHost(requested)];
-    const reasons: Record<string, string> = {};
-    const fits = candidates.filter((host) => {
-      const why = unfitReason(host, size);
-      if (why === undefined) return true;
-      reasons[host.name] = why;
-      return false;
+    const live = vm.state === 'running' || vm.state === 'paused';
+    const cpuModel = live && current !== undefined ? cpuModelOf(current) : undefined;
+    const decision = await this.scheduler.choose({
+      project: vm.project,
+      size: { cpus: vm.cpus, memoryMiB: vm.memoryMiB, diskGiB: vm.diskGiB },
+      placement: vm.placement,
+      vmId: vm.id,
+      ...(requestedHost && { onlyHost: requestedHost.id }),
+      ...(current && { excludeHosts: [current.id] }),
+      ...(cpuModel !== undefined && { cpuModel }),
     });
-    const best = fits.sort((a, b) => b.memoryMiB - a.memoryMiB)[0];
-    if (best === undefined) {
-      const why = Object.entries(reasons)
-        .map(([host, reason]) => `${host}: ${reason}`)
-        .join('; ');
-      throw new DomainError(
-        'NO_HOST_FITS',
-        `no host fits this VM${why === '' ? ' (no hosts)' : `: ${why}`}`,
-        {
-          hosts: reasons,
-        },
-      );
-    }
-    return best;
+    return decision.host;
   }
 
   /**
@@ -643,19 +671,23 @@ export class VmService {
   }
 }
 
-/** Why `host` takes no new VM of this size, or undefined when it does. */
-function unfitReason(host: Host, size: { cpus: number; memoryMiB: number }): string | undefined {
-  if (host.state !== 'ready') return `host is ${host.state}`;
-  if (host.cordoned) return 'host is cordoned';
-  return sizeReason(host, size);
-}
-
 function sizeReason(host: Host, size: { cpus: number; memoryMiB: number }): string | undefined {
   if (size.cpus > host.cpus) return `${size.cpus} vCPUs asked, host has ${host.cpus}`;
   if (size.memoryMiB > host.memoryMiB) {
     return `${size.memoryMiB} MiB asked, host has ${host.memoryMiB} MiB`;
   }
   return undefined;
+}
+
+/** Group rules need a group; a group needs no rule (it then only counts its members). */
+function assertPlacement(placement: VmPlacement): void {
+  if (placement.group === undefined && (placement.affinity ?? placement.antiAffinity)) {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      'affinity and anti-affinity apply to a group: name one with `group`',
+      { placement },
+    );
+  }
 }
 
 function target(vm: Vm) {

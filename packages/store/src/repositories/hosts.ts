@@ -33,6 +33,8 @@ export interface HostChanges {
   labels?: LabelsPatch;
   enabled?: boolean;
   cordoned?: boolean;
+  /** A host in maintenance (drained) takes no new VMs, like a cordoned one. */
+  maintenance?: boolean;
 }
 
 export interface HostRepository {
@@ -49,6 +51,14 @@ export interface HostRepository {
   patch(id: string, changes: HostChanges): Promise<Host | undefined>;
   /** Records that the host answered; emits no event (liveness is not a change). */
   recordHeartbeat(id: string, at: Date | string): Promise<Host | undefined>;
+  /**
+   * Commits a placement decided on the host as it was at `version`: bumps the version when it
+   * still is that, and says whether it was. Call it in the transaction that stores the VM, so two
+   * placements decided on the same snapshot cannot both land (the loser decides again).
+   */
+  claim(id: string, version: number): Promise<boolean>;
+  /** The version of each host (id -> version), read with the snapshot a placement decides on. */
+  versions(): Promise<Map<string, number>>;
 }
 
 export function createHostRepository(ctx: StoreContext, scope: Scope): HostRepository {
@@ -160,6 +170,9 @@ export function createHostRepository(ctx: StoreContext, scope: Scope): HostRepos
             }),
             ...(changes.enabled !== undefined && { enabled: changes.enabled ? 1 : 0 }),
             ...(changes.cordoned !== undefined && { cordoned: changes.cordoned ? 1 : 0 }),
+            ...(changes.maintenance !== undefined && {
+              maintenance: changes.maintenance ? 1 : 0,
+            }),
             updated_at: at,
             version: eb('version', '+', 1),
           }))
@@ -178,6 +191,26 @@ export function createHostRepository(ctx: StoreContext, scope: Scope): HostRepos
           .executeTakeFirst();
         return getHost(w.db, id);
       });
+    },
+
+    claim(id, version) {
+      // No event: the VM written in the same transaction is the change users see.
+      return write(ctx, scope, async (w) => {
+        // The VM insert that follows appends an event: take the event lock first, as every writer does.
+        await lockEvents(ctx, w);
+        const result = await w.db
+          .updateTable('hosts')
+          .set((eb) => ({ version: eb('version', '+', 1) }))
+          .where('id', '=', id)
+          .where('version', '=', version)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      });
+    },
+
+    async versions() {
+      const rows = await scope.db.selectFrom('hosts').select(['id', 'version']).execute();
+      return new Map(rows.map((row) => [row.id, row.version]));
     },
   };
 }
@@ -205,6 +238,7 @@ function toHost(row: Selectable<HostsTable>): Host {
     qemuVersion: row.qemu_version,
     labels: parseJson<Record<string, string>>(row.labels),
     cordoned: row.cordoned !== 0,
+    maintenance: row.maintenance !== 0,
     lastHeartbeatAt: row.last_heartbeat_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

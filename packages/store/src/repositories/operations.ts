@@ -228,7 +228,11 @@ function toOperation(row: OperationsTable & { project_name: string | null }): Op
     status: row.status as OperationStatus,
     phase: row.phase,
     progress: row.progress,
-    target: { type: 'vm', id: row.target_id, name: row.target_name },
+    target: {
+      type: row.target_type as Operation['target']['type'],
+      id: row.target_id,
+      name: row.target_name,
+    },
     result: row.result === null ? null : parseJson<Record<string, unknown>>(row.result),
     metadata: row.metadata === null ? null : parseJson<Record<string, unknown>>(row.metadata),
     error: row.error === null ? null : parseJson<ErrorDetail>(row.error),

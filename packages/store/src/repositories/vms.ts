@@ -1,5 +1,12 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { RestartPolicy, StoragePool, Vm, VmDesiredState, VmState } from '@novacron/api';
+import type {
+  RestartPolicy,
+  StoragePool,
+  Vm,
+  VmDesiredState,
+  VmPlacement,
+  VmState,
+} from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 import {
   appendEvent,
@@ -32,6 +39,8 @@ export interface NewVm {
   restartPolicy?: RestartPolicy;
   /** Default `local`. */
   pool?: StoragePool;
+  /** Placement rules the VM keeps (group, affinity, selector); default none. */
+  placement?: VmPlacement;
   /** Default `creating`. */
   state?: VmState;
   desiredState: VmDesiredState;
@@ -93,6 +102,19 @@ export interface VmRepository {
   delete(id: string): Promise<Vm | undefined>;
   /** How many VMs are in each observed state (states without VMs are absent). */
   countByState(): Promise<Record<string, number>>;
+  /** What every placed VM takes from its host, for the scheduler's snapshot. */
+  allocations(): Promise<VmAllocation[]>;
+}
+
+/** One placed VM as the scheduler counts it. */
+export interface VmAllocation {
+  id: string;
+  project: string;
+  hostId: string;
+  cpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  placement: VmPlacement;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -107,6 +129,32 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
         .groupBy('state')
         .execute();
       return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
+    },
+
+    async allocations() {
+      const rows = await scope.db
+        .selectFrom('vms')
+        .innerJoin('projects', 'projects.id', 'vms.project_id')
+        .select([
+          'vms.id',
+          'projects.name as project',
+          'vms.host_id',
+          'vms.cpus',
+          'vms.memory_mib',
+          'vms.disk_gib',
+          'vms.placement',
+        ])
+        .where('vms.host_id', 'is not', null)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        project: row.project,
+        hostId: row.host_id ?? '',
+        cpus: row.cpus,
+        memoryMiB: row.memory_mib,
+        diskGiB: row.disk_gib,
+        placement: parseJson<VmPlacement>(row.placement),
+      }));
     },
 
     create(vm) {
@@ -134,6 +182,7 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
             description: vm.description ?? '',
             restart_policy: vm.restartPolicy ?? 'never',
             storage_pool: vm.pool ?? 'local',
+            placement: JSON.stringify(vm.placement ?? {}),
             version: 1,
             created_at: at,
             updated_at: at,
@@ -319,6 +368,7 @@ function toVm(row: VmRow): Vm {
     stateReason: row.state_reason,
     restartPolicy: row.restart_policy as RestartPolicy,
     pool: row.storage_pool as StoragePool,
+    placement: parseJson<VmPlacement>(row.placement),
     restarts: row.restarts,
     lastRestartAt: row.last_restart_at,
     version: row.version,

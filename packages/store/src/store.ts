@@ -120,8 +120,16 @@ function openSqlite(path: string): Kysely<Tables> {
   if (path !== ':memory:') database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
+  // Without statistics the planner lists one project's VMs by reading the whole project and
+  // sorting it (70 ms a page at 100,000 VMs instead of 3 ms): gather them at open, and again
+  // as tables grow (SQLite only re-analyzes tables that changed a lot).
+  database.pragma('optimize = 0x10002');
+  const optimizer = setInterval(() => database.pragma('optimize'), 3600_000);
+  optimizer.unref();
   return new Kysely<Tables>({
-    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    dialect: new SqliteDialect({
+      database: withStatementCache(database, () => clearInterval(optimizer)),
+    }),
   });
 }
 
@@ -130,10 +138,16 @@ function openSqlite(path: string): Kysely<Tables> {
  * the same query shapes come back all the time (a GET by id runs five), so compiled statements
  * are kept by their SQL. Safe because Kysely runs each statement to completion synchronously.
  */
-function withStatementCache(database: SqliteDatabase.Database): SqliteDialectDatabase {
+function withStatementCache(
+  database: SqliteDatabase.Database,
+  onClose: () => void,
+): SqliteDialectDatabase {
   const statements = new Map<string, SqliteDatabase.Statement>();
   return {
-    close: () => database.close(),
+    close: () => {
+      onClose();
+      database.close();
+    },
     prepare(sql: string) {
       let statement = statements.get(sql);
       if (statement === undefined) {

@@ -295,6 +295,35 @@ describe('projects', () => {
   });
 });
 
+describe('quotas under concurrency', () => {
+  it('lets exactly as many racing creates through as the VM quota allows', async () => {
+    await call('POST', '/api/v1/projects', admin(), { name: 'race', maxVms: 2 });
+    await server.store.images.create({
+      name: 'tiny',
+      project: 'race',
+      kind: 'kernel',
+      status: 'ready',
+      builtin: false,
+      sizeBytes: 1,
+      defaultKernelArgs: '',
+      sha256: 'x',
+    });
+    const answers = await Promise.all(
+      ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].map((name) =>
+        call('POST', '/api/v1/vms', admin(), {
+          name,
+          image: 'tiny',
+          project: 'race',
+          start: false,
+        }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.statusCode).sort();
+    expect(statuses).toEqual([202, 202, 403, 403, 403, 403]);
+    expect((await server.store.projects.usage('race')).vms).toBe(2);
+  });
+});
+
 describe('the audit log', () => {
   it('filters by user, action and time, pages, and goes out as audit events', async () => {
     const before = new Date().toISOString();

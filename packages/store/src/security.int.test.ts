@@ -87,6 +87,31 @@ for (const database of databases) {
       expect(await store.projects.delete('empty')).toBe(false);
     });
 
+    it('makes writers that lock a project take turns', async () => {
+      await store.projects.create('locked');
+      const order: string[] = [];
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked = () => {};
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const first = store.transaction(async (tx) => {
+        await tx.projects.lock('locked');
+        locked();
+        await held;
+        order.push('first');
+      });
+      await isLocked;
+      const second = store.transaction(async (tx) => {
+        await tx.projects.lock('locked');
+        order.push('second');
+      });
+      // Were the lock not held, the second writer would finish during this pause.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      release();
+      await Promise.all([first, second]);
+      expect(order).toEqual(['first', 'second']);
+    });
+
     it('binds users per project and drops everything of a deleted user', async () => {
       await store.projects.create('bind');
       const user = await store.users.create({

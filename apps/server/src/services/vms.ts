@@ -22,7 +22,13 @@ import {
   mergeLabels,
   targetStateOf,
 } from '@novacron/domain';
-import { DEFAULT_PROJECT, isStaleVersionError, type Store, type VmChanges } from '@novacron/store';
+import {
+  DEFAULT_PROJECT,
+  isStaleVersionError,
+  type Repositories,
+  type Store,
+  type VmChanges,
+} from '@novacron/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
@@ -129,8 +135,11 @@ export class VmService {
         placement,
         ...(requested && { onlyHost: requested.id }),
       },
-      (tx, host) =>
-        tx.vms.create({
+      async (tx, host) => {
+        // Checked again under the project's lock: racing creates cannot both pass a quota.
+        await tx.projects.lock(projectName);
+        await this.assertQuota(projectName, { ...size, vms: 1 }, tx);
+        return tx.vms.create({
           name: input.name,
           project: projectName,
           imageId: image.id,
@@ -144,7 +153,8 @@ export class VmService {
           restartPolicy: input.restartPolicy ?? 'never',
           pool: input.pool ?? this.options.defaultPool ?? 'local',
           placement,
-        }),
+        });
+      },
     );
     return this.operations.start('vm.create', target(vm), (context) =>
       this.createWork(vm.id, context, reason),
@@ -183,14 +193,13 @@ export class VmService {
           { state: vm.state, allowed: ['stopped'] },
         );
       }
-      if (resize) {
-        await this.assertQuota(vm.project, {
-          cpus: (patch.cpus ?? vm.cpus) - vm.cpus,
-          memoryMiB: (patch.memoryMiB ?? vm.memoryMiB) - vm.memoryMiB,
-          diskGiB: 0,
-          vms: 0,
-        });
-      }
+      const growth = {
+        cpus: (patch.cpus ?? vm.cpus) - vm.cpus,
+        memoryMiB: (patch.memoryMiB ?? vm.memoryMiB) - vm.memoryMiB,
+        diskGiB: 0,
+        vms: 0,
+      };
+      if (resize) await this.assertQuota(vm.project, growth);
       if (resize && vm.host !== null) {
         await this.assertFits(vm.host, {
           cpus: patch.cpus ?? vm.cpus,
@@ -206,7 +215,13 @@ export class VmService {
       };
       if (Object.keys(changes).length === 0) return vm;
       try {
-        const updated = await this.store.vms.update(vm.id, changes, vm.version);
+        const updated = await this.store.transaction(async (tx) => {
+          if (resize) {
+            await tx.projects.lock(vm.project);
+            await this.assertQuota(vm.project, growth, tx);
+          }
+          return tx.vms.update(vm.id, changes, vm.version);
+        });
         if (updated === undefined) return this.get(vm.id);
         return updated;
       } catch (error) {
@@ -610,13 +625,14 @@ export class VmService {
 
   /**
    * QUOTA_EXCEEDED when adding `delta` to what the project's VMs hold passes one of its quotas.
-   * Checked before the write, so two racing creates can both pass by a little.
+   * Race-free only inside a transaction that holds the project's lock (`repos` is then its own).
    */
   private async assertQuota(
     projectName: string,
     delta: { cpus: number; memoryMiB: number; diskGiB: number; vms: number },
+    repos: Repositories = this.store,
   ): Promise<void> {
-    const project = await this.store.projects.get(projectName);
+    const project = await repos.projects.get(projectName);
     if (project === undefined) return;
     const { quotas } = project;
     const checks = [
@@ -626,7 +642,7 @@ export class VmService {
       ['VMs', quotas.maxVms, delta.vms, 'vms'],
     ] as const;
     if (checks.every(([, limit, more]) => limit === null || more <= 0)) return;
-    const usage = await this.store.projects.usage(projectName);
+    const usage = await repos.projects.usage(projectName);
     for (const [what, limit, more, key] of checks) {
       if (limit === null || more <= 0) continue;
       if (usage[key] + more > limit) {

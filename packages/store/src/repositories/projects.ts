@@ -42,6 +42,11 @@ export interface ProjectRepository {
   /** Throws PROJECT_NOT_EMPTY while VMs or images belong to it; false when it did not exist. */
   delete(name: string): Promise<boolean>;
   usage(name: string): Promise<ProjectUsageValues>;
+  /**
+   * Inside a transaction, holds the project's row until commit, so that writers checking its
+   * quotas take turns (PostgreSQL row lock; SQLite transactions already run one at a time).
+   */
+  lock(name: string): Promise<void>;
 }
 
 export function createProjectRepository(ctx: StoreContext, scope: Scope): ProjectRepository {
@@ -104,6 +109,11 @@ export function createProjectRepository(ctx: StoreContext, scope: Scope): Projec
       }
       const result = await db.deleteFrom('projects').where('id', '=', row.id).executeTakeFirst();
       return result.numDeletedRows > 0n;
+    },
+
+    async lock(name) {
+      if (ctx.dialect !== 'postgres') return;
+      await db.selectFrom('projects').select('id').where('name', '=', name).forUpdate().execute();
     },
 
     async usage(name) {

@@ -32,6 +32,8 @@ export interface ClusterTestbed {
    * guests run on meanwhile. Resolves once the new server is up.
    */
   crashServer(): Promise<void>;
+  /** What `up` (the server and its agents' supervisor) wrote on stderr since its last start. */
+  serverLog(): string;
   /** Stops `up`, takes the cluster down, kills what is left under the folder and removes it. */
   close(): Promise<void>;
 }
@@ -87,7 +89,7 @@ export async function startClusterTestbed(options: {
     await close();
     throw error;
   }
-  return { cli, path: dir.path, crashServer, close };
+  return { cli, path: dir.path, crashServer, serverLog: () => up.stderr, close };
 }
 
 /** The network namespace a process runs in (`ip netns identify`). */

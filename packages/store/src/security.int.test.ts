@@ -178,6 +178,11 @@ for (const database of databases) {
         refreshTokenHash: 'r1',
         expiresAt: new Date('2030-01-01T00:00:00Z'),
       });
+      expect(await store.sessions.getWithUser(session.id)).toEqual({
+        session,
+        user: await store.users.get(user.id),
+      });
+      expect(await store.sessions.getWithUser('nope')).toBeUndefined();
       expect(await store.sessions.rotate(session.id, 'r1', 'r2')).toBe(true);
       // A second rotation from the same old token loses: it is the replay.
       expect(await store.sessions.rotate(session.id, 'r1', 'r3')).toBe(false);

@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import { now, toIso, write, type Scope, type StoreContext } from '../context.js';
 import type { SessionsTable } from '../schema.js';
+import type { User } from './users.js';
 
 /** A login: the hash of its refresh token, never the token itself. */
 export interface Session {
@@ -32,6 +33,8 @@ export interface SessionRepository {
   rotate(id: string, oldHash: string, newHash: string): Promise<boolean>;
   /** The session a refresh token was rotated away from, if it was. */
   getByRotatedHash(hash: string): Promise<Session | undefined>;
+  /** The session and its user in one read: what authenticating a request needs. */
+  getWithUser(id: string): Promise<{ session: Session; user: User } | undefined>;
   /** Revokes every open session of the user (a new password); how many there were. */
   revokeAllOf(userId: string): Promise<number>;
 }
@@ -99,6 +102,32 @@ export function createSessionRepository(ctx: StoreContext, scope: Scope): Sessio
         .where('rotated_refresh_tokens.token_hash', '=', hash)
         .executeTakeFirst();
       return row && toSession(row);
+    },
+
+    async getWithUser(id) {
+      const row = await db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .selectAll('sessions')
+        .select([
+          'users.username as username',
+          'users.password_hash as password_hash',
+          'users.role as role',
+          'users.created_at as user_created_at',
+        ])
+        .where('sessions.id', '=', id)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        session: toSession(row),
+        user: {
+          id: row.user_id,
+          username: row.username,
+          passwordHash: row.password_hash,
+          role: row.role,
+          createdAt: row.user_created_at,
+        },
+      };
     },
 
     async revokeAllOf(userId) {

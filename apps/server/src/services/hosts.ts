@@ -184,6 +184,9 @@ export class HostService {
     for (const vm of page.items) {
       if (TRANSITIONAL.has(vm.state)) continue;
       const { state, reason } = observe(vm.id);
+      // Only a migrate operation marks a VM migrating: a heartbeat read before its rollback
+      // would otherwise leave the VM migrating for good (heartbeats skip that state).
+      if (state === 'migrating') continue;
       this.onObserved?.(vm, { state, reason });
       if (vm.state === state && vm.stateReason === reason) continue;
       try {

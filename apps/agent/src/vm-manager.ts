@@ -807,7 +807,9 @@ export class VmManager {
       const role = entry.migration;
       const mirrored = role?.role === 'source' && role.mirror === true;
       if (!isRunningStatus(current.status)) {
-        if (role?.role === 'source' && current.status !== 'completed') {
+        // `completed` may be this QEMU's own arrival by an earlier migration: the run state says
+        // whether it handed the guest over (postmigrate) or still runs it.
+        if (role?.role === 'source' && runState !== 'postmigrate') {
           if (mirrored) await abortMirror(qmp);
           entry.migration = null;
         }

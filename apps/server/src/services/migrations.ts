@@ -49,6 +49,8 @@ import type { VmService } from './vms.js';
 const MiB = 1024 * 1024;
 /** How often the source is asked how far the stream got. */
 const POLL_MS = 200;
+/** How often a mirrored run's source is read: its guest is paused from pre-switchover until then. */
+const SWITCHOVER_POLL_MS = 25;
 /** Operation rows are written at most this often while bytes move (events carry the rest). */
 const PROGRESS_WRITE_MS = 1000;
 /** The window calc-dirty-rate measures over (QEMU's minimum is one second). */
@@ -607,7 +609,8 @@ export class MigrationService {
         lastWrite = now;
         await context.phase(phase, operationProgress(status, record.mirrored));
       }
-      await sleep(POLL_MS);
+      // A mirrored run waits paused at the switch-over until this loop sees it: look more often.
+      await sleep(record.mirrored ? SWITCHOVER_POLL_MS : POLL_MS);
     }
   }
 

@@ -110,7 +110,9 @@ describe('the drain operation', () => {
     const done = await operations.wait(started.id, 10_000);
     expect(done).toMatchObject({ status: 'succeeded', result: { host: 'h1', moved: 4 } });
     const page = await testStore.store.vms.list();
-    expect(page.items.map((vm) => [vm.name, vm.state])).toEqual([
+    // VMs made in the same millisecond list in id order: compare them by name.
+    const byName = [...page.items].sort((x, y) => x.name.localeCompare(y.name));
+    expect(byName.map((vm) => [vm.name, vm.state])).toEqual([
       ['a', 'running'],
       ['b', 'running'],
       ['c', 'running'],

@@ -37,6 +37,18 @@ describe('login lockout', () => {
       error: { code: 'LOGIN_LOCKED', details: { retryAfterSeconds: 900 } },
     });
     expect(locked.headers['retry-after']).toBe('900');
+    // The lock itself is in the audit log, once, next to each refused login.
+    const lockouts = await server.store.audit.list({ action: 'auth.lockout' });
+    expect(lockouts.items).toHaveLength(1);
+    expect(lockouts.items[0]).toMatchObject({
+      actor: 'admin',
+      result: 'LOGIN_LOCKED',
+      sourceAddress: '192.0.2.14',
+      details: { locked: 'username' },
+    });
+    const refused = await server.store.audit.list({ action: 'auth.login' });
+    expect(refused.items.filter((e) => e.result === 'INVALID_CREDENTIALS')).toHaveLength(5);
+    expect(refused.items.filter((e) => e.result === 'LOGIN_LOCKED')).toHaveLength(1);
     // Another user is not affected.
     await server.store.users.create({ username: 'dev', passwordHash: 'x', role: 'admin' });
     expect((await login('dev', 'nope', '198.51.100.7')).statusCode).toBe(401);

@@ -82,25 +82,6 @@ export interface RecoveryCodesTable {
   used_at: string | null;
 }
 
-export interface SecondFactorsTable {
-  user_id: string;
-  secret_sealed: string | null;
-  /** A secret enrolled but not yet verified with a code. */
-  pending_secret_sealed: string | null;
-  enabled_at: string | null;
-  /** Last TOTP time step used; a code of this step or an older one is a replay. */
-  last_step: ColumnType<string | number | null, number | null, number | null>;
-  /** 0/1: this user must have a second factor to log in. */
-  required: IntWithDefault;
-  updated_at: string;
-}
-
-export interface RecoveryCodesTable {
-  user_id: string;
-  code_hash: string;
-  used_at: string | null;
-}
-
 export interface UsersTable {
   id: string;
   username: string;

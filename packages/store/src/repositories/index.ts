@@ -25,9 +25,9 @@ export interface Repositories {
   readonly operations: OperationRepository;
   readonly events: EventRepository;
   readonly joinTokens: JoinTokenRepository;
-  readonly secondFactors: SecondFactorRepository;
   readonly apiTokens: ApiTokenRepository;
   readonly audit: AuditRepository;
+  readonly secondFactors: SecondFactorRepository;
 }
 
 export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
@@ -42,8 +42,8 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     operations: createOperationRepository(ctx, scope),
     events: createEventRepository(scope),
     joinTokens: createJoinTokenRepository(ctx, scope),
-    secondFactors: createSecondFactorRepository(ctx, scope),
     apiTokens: createApiTokenRepository(ctx, scope),
     audit: createAuditRepository(ctx, scope),
+    secondFactors: createSecondFactorRepository(ctx, scope),
   };
 }

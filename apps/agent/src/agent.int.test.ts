@@ -1,35 +1,16 @@
-import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentHostInfo, AgentVmSpec, AgentVmStatus, ErrorBody } from '@novacron/api';
-import {
-  ClusterCa,
-  clusterAgent,
-  clusterRequest,
-  readText,
-  SERVER_PEER_NAME,
-  type TlsIdentity,
-} from '@novacron/auth';
-import {
-  ensureTinyImage,
-  processArguments,
-  TINY_INITRD_FILE,
-  TINY_KERNEL_FILE,
-  type TinyImage,
-} from '@novacron/qemu';
+import { ClusterCa, SERVER_PEER_NAME, type TlsIdentity } from '@novacron/auth';
+import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
 import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from './start-agent.js';
 import { stopAllVms } from './stop-all.js';
+import { callAgent, seedTinyImage, silentLogger } from './testing.js';
 
 // A real agent on a random port, real QEMU under TCG, the tiny guest from the repository cache,
 // called over mutual TLS as the server calls it. No server: the image is put in the agent's cache.
 const imageDir = join(testCacheDir, 'tiny-image', 'images');
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 let image: TinyImage;
 let temp: { path: string; remove(): Promise<void> };
 const agents: RunningAgent[] = [];
@@ -49,10 +30,7 @@ beforeAll(async () => {
   );
   serverTls = await ca.issueIdentity({ role: 'server', name: SERVER_PEER_NAME });
   // What a pull from the server leaves: the files under <id>/<sha256>/.
-  const cached = join(temp.path, 'agent', 'images', 'tiny', image.sha256);
-  await mkdir(cached, { recursive: true });
-  await copyFile(image.kernelPath, join(cached, TINY_KERNEL_FILE));
-  await copyFile(image.initrdPath, join(cached, TINY_INITRD_FILE));
+  await seedTinyImage(temp.path, image);
 }, 600_000);
 
 afterAll(async () => {
@@ -72,7 +50,7 @@ async function start(): Promise<RunningAgent> {
       accel: 'auto',
       dataDir: temp.path,
     },
-    logger: silent,
+    logger: silentLogger,
     identity: { name: 'test-host', tls: agentTls },
     probeImage: () => Promise.resolve(image),
   });
@@ -80,29 +58,13 @@ async function start(): Promise<RunningAgent> {
   return agent;
 }
 
-async function call<T>(
+function call<T>(
   agent: RunningAgent,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const tls = clusterAgent(serverTls, { role: 'agent', name: 'test-host' });
-  try {
-    const response = await clusterRequest(new URL(path, agent.url), {
-      method,
-      agent: tls,
-      body,
-      timeoutMs: 90_000,
-    });
-    const text = await readText(response);
-    const type = response.headers['content-type'] ?? '';
-    return {
-      status: response.statusCode ?? 0,
-      body: (type.includes('json') ? JSON.parse(text) : text) as T,
-    };
-  } finally {
-    tls.destroy();
-  }
+  return callAgent<T>(serverTls, agent, 'test-host', method, path, body);
 }
 
 function spec(id: string, kernelArgs = ''): AgentVmSpec {
@@ -286,9 +248,11 @@ describe('agent', () => {
       60_000,
     );
     await agent.close();
-    expect(await stopAllVms({ dataDir: temp.path, logger: silent, timeoutSeconds: 20 })).toBe(1);
+    expect(await stopAllVms({ dataDir: temp.path, logger: silentLogger, timeoutSeconds: 20 })).toBe(
+      1,
+    );
     agent = await start();
     expect((await call<AgentVmStatus>(agent, 'GET', '/v1/vms/vm-e')).body.state).toBe('stopped');
-    expect(await stopAllVms({ dataDir: temp.path, logger: silent })).toBe(0);
+    expect(await stopAllVms({ dataDir: temp.path, logger: silentLogger })).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   AgentDirtyRateReply,
@@ -10,35 +10,17 @@ import type {
   AgentVmStatus,
   ErrorBody,
 } from '@novacron/api';
-import {
-  ClusterCa,
-  clusterAgent,
-  clusterRequest,
-  readText,
-  SERVER_PEER_NAME,
-  type TlsIdentity,
-} from '@novacron/auth';
-import {
-  ensureTinyImage,
-  processArguments,
-  TINY_INITRD_FILE,
-  TINY_KERNEL_FILE,
-  type TinyImage,
-} from '@novacron/qemu';
+import { ClusterCa, SERVER_PEER_NAME, type TlsIdentity } from '@novacron/auth';
+import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
 import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from './start-agent.js';
+import { callAgent, seedTinyImage, silentLogger } from './testing.js';
 
 // Two real agents in this process on loopback, each with its own data folder, sharing one pool
 // folder; real QEMU under TCG moves the tiny guest between them over QEMU's own TLS with the
 // cluster certificates. Called over mutual TLS as the server calls them.
 const imageDir = join(testCacheDir, 'tiny-image', 'images');
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 const VM = 'mig1';
 const MiB = 1024 * 1024;
 
@@ -65,11 +47,7 @@ beforeAll(async () => {
       dataDir,
       tls: await ca.issueIdentity({ role: 'agent', name }, { addresses: ['127.0.0.1'] }),
     };
-    // What a pull from the server leaves: the files under <id>/<sha256>/.
-    const cached = join(dataDir, 'agent', 'images', 'tiny', image.sha256);
-    await mkdir(cached, { recursive: true });
-    await copyFile(image.kernelPath, join(cached, TINY_KERNEL_FILE));
-    await copyFile(image.initrdPath, join(cached, TINY_INITRD_FILE));
+    await seedTinyImage(dataDir, image);
     agents[key] = await startHost(key);
   }
 }, 600_000);
@@ -83,7 +61,7 @@ function startHost(key: 'a' | 'b'): Promise<RunningAgent> {
       dataDir: hosts[key].dataDir,
       sharedPoolDir: join(temp.path, 'pool'),
     },
-    logger: silent,
+    logger: silentLogger,
     identity: { name: hosts[key].name, tls: hosts[key].tls },
     probeImage: () => Promise.resolve(image),
   });
@@ -103,7 +81,7 @@ afterAll(async () => {
   }
 });
 
-async function call<T>(
+function call<T>(
   key: 'a' | 'b',
   method: string,
   path: string,
@@ -111,23 +89,7 @@ async function call<T>(
 ): Promise<{ status: number; body: T }> {
   const agent = agents[key];
   if (!agent) throw new Error(`agent ${key} is not running`);
-  const tls = clusterAgent(serverTls, { role: 'agent', name: hosts[key].name });
-  try {
-    const response = await clusterRequest(new URL(path, agent.url), {
-      method,
-      agent: tls,
-      body,
-      timeoutMs: 90_000,
-    });
-    const text = await readText(response);
-    const type = response.headers['content-type'] ?? '';
-    return {
-      status: response.statusCode ?? 0,
-      body: (type.includes('json') ? JSON.parse(text) : text) as T,
-    };
-  } finally {
-    tls.destroy();
-  }
+  return callAgent<T>(serverTls, agent, hosts[key].name, method, path, body);
 }
 
 function spec(): AgentVmSpec {
@@ -501,7 +463,7 @@ describe('live migration between two agents', () => {
     try {
       const agent = await startAgent({
         config: { agentHost: '127.0.0.1', agentPort: 0, accel: 'auto', dataDir: noPool.path },
-        logger: silent,
+        logger: silentLogger,
         identity: { name: hosts.b.name, tls: hosts.b.tls },
         probeImage: () => Promise.resolve(image),
       });

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type {
@@ -12,36 +12,18 @@ import type {
   AgentVmStatus,
   ErrorBody,
 } from '@novacron/api';
-import {
-  ClusterCa,
-  clusterAgent,
-  clusterRequest,
-  readText,
-  SERVER_PEER_NAME,
-  type TlsIdentity,
-} from '@novacron/auth';
-import {
-  ensureTinyImage,
-  processArguments,
-  TINY_INITRD_FILE,
-  TINY_KERNEL_FILE,
-  type TinyImage,
-} from '@novacron/qemu';
+import { ClusterCa, SERVER_PEER_NAME, type TlsIdentity } from '@novacron/auth';
+import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
 import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from './start-agent.js';
+import { callAgent, seedTinyImage, silentLogger } from './testing.js';
 
 // Shared-nothing live migration between two real agents on loopback, each with only its local
 // pool: the target exports a fresh disk over NBD (TLS with the cluster certificates), the source
 // mirrors its disk into it while the guest keeps writing, then memory moves. The guest itself
 // checks that the disk on the target holds what it wrote.
 const imageDir = join(testCacheDir, 'tiny-image', 'images');
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 const VM = 'sn1';
 const MiB = 1024 * 1024;
 /** The guest writes 64 KiB blocks at these many offsets of its disk, round and round. */
@@ -69,13 +51,10 @@ beforeAll(async () => {
       dataDir,
       tls: await ca.issueIdentity({ role: 'agent', name }, { addresses: ['127.0.0.1'] }),
     };
-    const cached = join(dataDir, 'agent', 'images', 'tiny', image.sha256);
-    await mkdir(cached, { recursive: true });
-    await copyFile(image.kernelPath, join(cached, TINY_KERNEL_FILE));
-    await copyFile(image.initrdPath, join(cached, TINY_INITRD_FILE));
+    await seedTinyImage(dataDir, image);
     agents[key] = await startAgent({
       config: { agentHost: '127.0.0.1', agentPort: 0, accel: 'auto', dataDir },
-      logger: silent,
+      logger: silentLogger,
       identity: { name, tls: hosts[key].tls },
       probeImage: () => Promise.resolve(image),
     });
@@ -90,7 +69,7 @@ afterAll(async () => {
   }
 });
 
-async function call<T>(
+function call<T>(
   key: 'a' | 'b',
   method: string,
   path: string,
@@ -98,23 +77,7 @@ async function call<T>(
 ): Promise<{ status: number; body: T }> {
   const agent = agents[key];
   if (!agent) throw new Error(`agent ${key} is not running`);
-  const tls = clusterAgent(serverTls, { role: 'agent', name: hosts[key].name });
-  try {
-    const response = await clusterRequest(new URL(path, agent.url), {
-      method,
-      agent: tls,
-      body,
-      timeoutMs: 90_000,
-    });
-    const text = await readText(response);
-    const type = response.headers['content-type'] ?? '';
-    return {
-      status: response.statusCode ?? 0,
-      body: (type.includes('json') ? JSON.parse(text) : text) as T,
-    };
-  } finally {
-    tls.destroy();
-  }
+  return callAgent<T>(serverTls, agent, hosts[key].name, method, path, body);
 }
 
 function spec(): AgentVmSpec {

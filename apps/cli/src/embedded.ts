@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentAddresses,
@@ -15,6 +15,7 @@ import { DomainError } from '@novacron/domain';
 import { ADMIN_PASSWORD_FILE, startServer, type RunningServer } from '@novacron/server';
 import { createLogger, type Logger } from '@novacron/telemetry';
 import { startCluster, takeClusterDown } from './cluster/cluster.js';
+import { isAlive, readLivePid } from './pid-file.js';
 
 export interface UpOptions {
   dataDir?: string;
@@ -137,7 +138,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   });
   const logger = createLogger({ level: config.logLevel, name: 'novacron' });
   const pidFile = join(config.dataDir, PID_FILE);
-  const running = await readPid(pidFile);
+  const running = await readLivePid(pidFile);
   if (running !== undefined) {
     throw new DomainError(
       'VALIDATION_FAILED',
@@ -201,7 +202,7 @@ export async function runDown(options: { dataDir?: string }): Promise<void> {
     name: 'novacron',
   });
   const pidFile = join(config.dataDir, PID_FILE);
-  const pid = await readPid(pidFile);
+  const pid = await readLivePid(pidFile);
   if (pid !== undefined) {
     process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + 60_000;
@@ -215,19 +216,4 @@ export async function runDown(options: { dataDir?: string }): Promise<void> {
   process.stderr.write(
     `NovaCron is down${pid === undefined ? ' (it was not running)' : ''}; ${String(stopped)} VM(s) stopped\n`,
   );
-}
-
-async function readPid(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
-  const pid = Number(text?.trim());
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

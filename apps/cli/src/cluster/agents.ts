@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@novacron/telemetry';
 import { AGENT_MALLOC_ENV, AGENT_NODE_FLAGS } from '../agent-runtime.js';
+import { isAlive, readLivePid } from '../pid-file.js';
 import { inNamespace, type TestbedLayout } from './netns.js';
 
 /** The `novacron` command this process runs as, to start agents with. */
@@ -119,8 +120,8 @@ export class AgentSupervisor {
 
 /** The pid of this host's agent if one runs (its pid file names a live `novacron agent` of this folder). */
 async function runningAgent(dataDir: string): Promise<number | null> {
-  const pid = Number((await readFile(join(dataDir, PID_FILE), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const pid = await readLivePid(join(dataDir, PID_FILE));
+  if (pid === undefined) return null;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   const args = cmdline.split('\0');
   const dirAt = args.indexOf('--data-dir');
@@ -129,18 +130,9 @@ async function runningAgent(dataDir: string): Promise<number | null> {
 
 function watchAdopted(pid: number): Supervised {
   const exited = (async () => {
-    while (alive(pid)) await sleep(ADOPTED_POLL_MS);
+    while (isAlive(pid)) await sleep(ADOPTED_POLL_MS);
   })();
   return { pid, exited };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

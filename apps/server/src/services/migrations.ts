@@ -377,7 +377,8 @@ export class MigrationService {
       });
     } catch (error) {
       if (current.handedOff) throw error;
-      if (record.switched) return this.settleAfterSwitch(vm, record, context, error);
+      // The switch to post-copy may have happened in this watch, after the restart.
+      if (current.switched) return this.settleAfterSwitch(vm, current, context, error);
       throw new DomainError(
         'MIGRATION_FAILED',
         `${toDomainError(error).message}; ${await this.rollBack(vm, record, 'interrupted')}`,

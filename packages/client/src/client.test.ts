@@ -301,3 +301,20 @@ describe('operations.wait', () => {
     expect(calls.map((c) => c.url.searchParams.get('timeout'))).toEqual(['10', '10', '5']);
   });
 });
+
+describe('NovaCronClient in a browser', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('calls the global fetch unbound, as a browser requires (else: Illegal invocation)', async () => {
+    // A browser's fetch throws when called as a method of anything but the window.
+    const browserFetch = vi.fn(function (this: unknown): Promise<Response> {
+      if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+      return Promise.resolve(new Response(JSON.stringify({ status: 'ok' })));
+    });
+    vi.stubGlobal('fetch', browserFetch);
+    const client = new NovaCronClient({ baseUrl: 'http://server:8090' });
+
+    await expect(client.healthz()).resolves.toEqual({ status: 'ok' });
+    expect(browserFetch).toHaveBeenCalledOnce();
+  });
+});

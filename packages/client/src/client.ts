@@ -126,7 +126,9 @@ class Transport {
 
   constructor(private readonly options: NovaCronClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    // A browser's fetch must be called unbound (`this.fetchImpl(...)` throws Illegal invocation
+    // there): the default is looked up at each call, as a plain function.
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   /** `path` is the route, e.g. `/api/v1/vms/:vm`, filled from `options.params`. */

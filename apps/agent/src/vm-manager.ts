@@ -31,6 +31,7 @@ import {
   TINY_INITRD_FILE,
   TINY_KERNEL_FILE,
   vmStateOfRunState,
+  writeCloudInitSeed,
   writeFileAtomic,
   type QemuExit,
 } from '@novacron/qemu';
@@ -113,6 +114,8 @@ const DEFAULT_STOP_TIMEOUT_S = 30;
 const STATUS_TIMEOUT_MS = 3_000;
 /** Marks a VM folder whose QEMU waits for an incoming migration, so a restarted agent knows. */
 const INCOMING_MARKER = 'incoming.json';
+/** The cloud-init NoCloud seed ISO in the VM's folder. */
+const CLOUD_INIT_SEED_FILE = 'seed.iso';
 
 /**
  * The VMs of this host: their specs on disk, their QEMU processes, and the actions on them.
@@ -961,13 +964,14 @@ export class VmManager {
       // settle before a failure is acted on, so that none is left running behind the error.
       const image = steps.track('image', this.bootFiles(entry.spec));
       const tap = steps.track('nic', Promise.resolve(this.options.network?.prepareNic(entry.spec)));
-      await Promise.allSettled([image, tap, diskReady]);
-      const [boot, nic] = await Promise.all([image, tap, diskReady]);
+      const seed = steps.track('seed', this.cloudInitSeed(entry.spec, files.dir));
+      await Promise.allSettled([image, tap, seed, diskReady]);
+      const [boot, nic, cloudInitSeed] = await Promise.all([image, tap, seed, diskReady]);
       steps.lap('prepare');
       const disk = this.diskPath(entry.spec);
       const args = buildQemuArgs(
         entry.spec,
-        { ...files, disk, ...boot },
+        { ...files, disk, ...boot, ...(cloudInitSeed !== undefined && { cloudInitSeed }) },
         this.options.accelerator,
         {
           ...(this.options.cpuModel === undefined ? {} : { cpuModel: this.options.cpuModel }),
@@ -1072,6 +1076,17 @@ export class VmManager {
       );
     }
     return { kernel, initrd };
+  }
+
+  /**
+   * The VM's cloud-init seed, written anew at each launch from the spec (so a migration target
+   * or a restarted host makes the same one); none without cloud-init data.
+   */
+  private async cloudInitSeed(spec: AgentVmSpec, dir: string): Promise<string | undefined> {
+    if (spec.cloudInit === undefined) return undefined;
+    const path = join(dir, CLOUD_INIT_SEED_FILE);
+    await writeCloudInitSeed(path, spec.cloudInit);
+    return path;
   }
 
   /** Kernel images get a blank qcow2 of diskGiB; disk images an overlay on the image's disk. */

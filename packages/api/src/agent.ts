@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { AgentCloudInit } from './cloud-init.js';
 import { Accelerator } from './host.js';
 import { ImageKind } from './image.js';
 import { StoragePool, VmDesiredState, VmState } from './vm.js';
@@ -27,6 +28,8 @@ export const AgentVmSpec = Type.Object({
    * the cluster mounts (live migration then moves only memory). Absent means local.
    */
   pool: Type.Optional(StoragePool),
+  /** The VM's cloud-init seed, written by the host and attached as a CD-ROM; absent: none. */
+  cloudInit: Type.Optional(AgentCloudInit),
 });
 export type AgentVmSpec = Static<typeof AgentVmSpec>;
 

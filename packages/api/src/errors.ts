@@ -53,6 +53,8 @@ export const ERROR_CODES = [
   'INVALID_SECOND_FACTOR',
   'SECOND_FACTOR_CONFLICT',
   'TOKEN_IN_URL',
+  'CLOUD_INIT_INVALID',
+  'IMAGE_INVALID',
   'INTERNAL',
 ] as const;
 
@@ -82,6 +84,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'INVALID_NAME':
     case 'INVALID_SIZE':
     case 'TOKEN_IN_URL':
+    case 'CLOUD_INIT_INVALID':
+    case 'IMAGE_INVALID':
       return 400;
     case 'UNAUTHENTICATED':
     case 'INVALID_CREDENTIALS':

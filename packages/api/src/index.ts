@@ -64,6 +64,16 @@ export {
 export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
 export { Image, ImageImport, ImageKind, ImagePage, ImageStatus } from './image.js';
 export {
+  AgentCloudInit,
+  CLOUD_INIT_HOSTNAME_PATTERN,
+  CloudInit,
+  CloudInitSummary,
+  MAX_CLOUD_INIT_NETWORK_CONFIG_BYTES,
+  MAX_CLOUD_INIT_SSH_KEY_LENGTH,
+  MAX_CLOUD_INIT_SSH_KEYS,
+  MAX_CLOUD_INIT_USER_DATA_BYTES,
+} from './cloud-init.js';
+export {
   LoginChallenge,
   LoginRequest,
   LoginResponse,

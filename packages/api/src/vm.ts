@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { IdOrName, Labels, LabelsPatch, ListQuery, Name, Page, Timestamp } from './common.js';
+import { CloudInit } from './cloud-init.js';
 import { VmPlacement } from './placement.js';
 
 /** Every state a VM can be in; the legal moves between them live in @novacron/domain. */
@@ -96,6 +97,8 @@ export const VmCreate = Type.Object(
     placement: Type.Optional(VmPlacement),
     /** Start the VM once created (default true). */
     start: Type.Optional(Type.Boolean()),
+    /** Given to the guest by cloud-init (a NoCloud seed on a CD-ROM); kept with the VM. */
+    cloudInit: Type.Optional(CloudInit),
   },
   { additionalProperties: false },
 );

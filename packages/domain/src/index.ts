@@ -2,6 +2,12 @@
  * @novacron/domain — entities, the VM state machine, names and sizes, domain errors. Pure: imports
  * only @novacron/api; no IO, no clock, no randomness (time and ids come in through ports).
  */
+export {
+  assertValidAgentCloudInit,
+  assertValidCloudInit,
+  cloudInitForVm,
+  parseSshKeys,
+} from './cloud-init.js';
 export { DomainError, isDomainError } from './errors.js';
 export { mergeLabels, parseLabelSelectors } from './labels.js';
 export { assertValidName, isValidName } from './names.js';

@@ -12,6 +12,8 @@ import type { VmFiles } from './vm-files.js';
 export interface QemuPaths extends VmFiles {
   kernel?: string;
   initrd?: string;
+  /** The cloud-init NoCloud seed ISO, attached read-only as a CD-ROM. */
+  cloudInitSeed?: string;
 }
 
 export interface BuildQemuArgsOptions {
@@ -138,6 +140,8 @@ export function buildQemuArgs(
     );
   }
 
+  if (paths.cloudInitSeed !== undefined) args.push(...cloudInitCdrom(paths.cloudInitSeed));
+
   if (spec.image.kind === 'kernel') {
     if (!paths.kernel || !paths.initrd) {
       throw new DomainError(
@@ -165,6 +169,23 @@ export function kernelCommandLine(spec: Pick<AgentVmSpec, 'image' | 'kernelArgs'
     .map((part) => part.trim())
     .filter((part) => part !== '')
     .join(' ');
+}
+
+/**
+ * The seed on a SCSI CD-ROM behind its own virtio-scsi controller: Debian's cloud kernels have no
+ * AHCI driver (q35's built-in IDE/SATA) but do have virtio_scsi and sr_mod.
+ */
+function cloudInitCdrom(seed: string): string[] {
+  return [
+    '-blockdev',
+    `driver=file,node-name=seed-file,filename=${opt(seed)},read-only=on`,
+    '-blockdev',
+    'driver=raw,node-name=seed,file=seed-file,read-only=on',
+    '-device',
+    'virtio-scsi-pci,id=seed-scsi,bus=pcie.0,addr=0x5',
+    '-device',
+    'scsi-cd,id=seed-dev,bus=seed-scsi.0,drive=seed',
+  ];
 }
 
 function monitor(id: string, socket: string): string[] {

@@ -13,6 +13,12 @@ export {
 } from './accelerator.js';
 export { writeFileAtomic } from './atomic-write.js';
 export {
+  CLOUD_INIT_VOLUME_ID,
+  cloudInitSeedFiles,
+  writeCloudInitSeed,
+  type CloudInitSeedFiles,
+} from './cloud-init-seed.js';
+export {
   buildQemuArgs,
   DEFAULT_CPU_MODEL,
   kernelCommandLine,

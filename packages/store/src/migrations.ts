@@ -398,5 +398,24 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.dropTable('second_factors').execute();
       },
     },
+
+    // A VM's cloud-init data (docs/adr/0024-cloud-init-and-foreign-images.md), in a table of its
+    // own: most VMs have none, and VM lists never read user-data. Gone with its VM.
+    '0009_cloud_init': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('vm_cloud_init')
+          .addColumn('vm_id', 'text', (c) =>
+            c.primaryKey().references('vms.id').onDelete('cascade'),
+          )
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('vm_cloud_init').execute();
+      },
+    },
   };
 }

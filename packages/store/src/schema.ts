@@ -202,6 +202,13 @@ export interface JoinTokensTable {
   created_at: string;
 }
 
+export interface VmCloudInitTable {
+  vm_id: string;
+  /** JSON: the AgentCloudInit the VM's host writes into its seed. */
+  data: string;
+  created_at: string;
+}
+
 export interface Tables {
   projects: ProjectsTable;
   users: UsersTable;
@@ -219,4 +226,5 @@ export interface Tables {
   audit_log: AuditLogTable;
   second_factors: SecondFactorsTable;
   recovery_codes: RecoveryCodesTable;
+  vm_cloud_init: VmCloudInitTable;
 }

@@ -1,4 +1,5 @@
 import type {
+  AgentCloudInit,
   AgentVmSpec,
   AgentVmStatus,
   Host,
@@ -16,7 +17,9 @@ import type {
 } from '@novacron/api';
 import {
   assertActionAllowed,
+  assertValidCloudInit,
   assertValidName,
+  cloudInitForVm,
   DomainError,
   isDomainError,
   mergeLabels,
@@ -125,6 +128,7 @@ export class VmService {
     await this.assertQuota(projectName, { ...size, vms: 1 });
     const placement = input.placement ?? {};
     assertPlacement(placement);
+    if (input.cloudInit !== undefined) assertValidCloudInit(input.cloudInit);
     const requested = input.host === undefined ? undefined : await this.requireHost(input.host);
     const start = input.start ?? true;
     // The VM row and the claim on its host commit together: racing creates never overcommit.
@@ -139,7 +143,7 @@ export class VmService {
         // Checked again under the project's lock: racing creates cannot both pass a quota.
         await tx.projects.lock(projectName);
         await this.assertQuota(projectName, { ...size, vms: 1 }, tx);
-        return tx.vms.create({
+        const created = await tx.vms.create({
           name: input.name,
           project: projectName,
           imageId: image.id,
@@ -154,6 +158,10 @@ export class VmService {
           pool: input.pool ?? this.options.defaultPool ?? 'local',
           placement,
         });
+        if (input.cloudInit !== undefined) {
+          await tx.cloudInit.put(created.id, cloudInitForVm(input.cloudInit, created));
+        }
+        return created;
       },
     );
     return this.operations.start('vm.create', target(vm), (context) =>
@@ -414,7 +422,7 @@ export class VmService {
     try {
       await context.phase('provisioning', 10);
       agent = (await this.hosts.agentOf(vm.host)).agent;
-      const status = await agent.ensureVm(specOf(vm, await this.imageOf(vm)));
+      const status = await agent.ensureVm(await this.agentSpec(vm));
       await this.observe(vm.id, status);
       if (!context.signal.aborted) {
         return {
@@ -453,7 +461,7 @@ export class VmService {
     try {
       status =
         request.action === 'start'
-          ? await agent.ensureVm(specOf({ ...vm, desiredState: 'running' }, await this.imageOf(vm)))
+          ? await agent.ensureVm(await this.agentSpec({ ...vm, desiredState: 'running' }))
           : await agent.changeState(vm.id, {
               action: request.action,
               ...(request.force === undefined ? {} : { force: request.force }),
@@ -477,9 +485,7 @@ export class VmService {
       const undone =
         request.action === 'start'
           ? await agent.changeState(vm.id, { action: 'stop', force: true })
-          : await agent.ensureVm(
-              specOf({ ...vm, desiredState: 'running' }, await this.imageOf(vm)),
-            );
+          : await agent.ensureVm(await this.agentSpec({ ...vm, desiredState: 'running' }));
       await this.store.vms.update(vm.id, {
         state: undone.state,
         stateReason: undone.reason,
@@ -592,7 +598,11 @@ export class VmService {
    */
   /** What the VM's host is told to run (the image as the store knows it now). */
   async agentSpec(vm: Vm): Promise<AgentVmSpec> {
-    return specOf(vm, await this.imageOf(vm));
+    const [image, cloudInit] = await Promise.all([
+      this.imageOf(vm),
+      this.store.cloudInit.get(vm.id),
+    ]);
+    return specOf(vm, image, cloudInit);
   }
 
   /**
@@ -710,7 +720,7 @@ function target(vm: Vm) {
   return { type: 'vm' as const, id: vm.id, name: vm.name, project: vm.project };
 }
 
-function specOf(vm: Vm, image: Image): AgentVmSpec {
+function specOf(vm: Vm, image: Image, cloudInit?: AgentCloudInit): AgentVmSpec {
   return {
     id: vm.id,
     name: vm.name,
@@ -728,5 +738,6 @@ function specOf(vm: Vm, image: Image): AgentVmSpec {
     machineType: DEFAULT_MACHINE_TYPE,
     desiredState: vm.desiredState,
     pool: vm.pool,
+    ...(cloudInit !== undefined && { cloudInit }),
   };
 }

@@ -1,5 +1,6 @@
 import type { Scope, StoreContext } from '../context.js';
 import { createApiTokenRepository, type ApiTokenRepository } from './api-tokens.js';
+import { createCloudInitRepository, type CloudInitRepository } from './cloud-init.js';
 import { createAuditRepository, type AuditRepository } from './audit.js';
 import { createEventRepository, type EventRepository } from './events.js';
 import { createHostRepository, type HostRepository } from './hosts.js';
@@ -28,6 +29,7 @@ export interface Repositories {
   readonly apiTokens: ApiTokenRepository;
   readonly audit: AuditRepository;
   readonly secondFactors: SecondFactorRepository;
+  readonly cloudInit: CloudInitRepository;
 }
 
 export function createRepositories(ctx: StoreContext, scope: Scope): Repositories {
@@ -45,5 +47,6 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     apiTokens: createApiTokenRepository(ctx, scope),
     audit: createAuditRepository(ctx, scope),
     secondFactors: createSecondFactorRepository(ctx, scope),
+    cloudInit: createCloudInitRepository(ctx, scope),
   };
 }

@@ -1,0 +1,85 @@
+import type { ErrorBody, Operation } from '@novacron/api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './testing.js';
+
+// cloud-init data through the API: checked before anything is stored, kept with the VM, and
+// handed to its host in every spec (start, restart, migration target).
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0Zm9vYmFy ops@example.com';
+let server: TestServer;
+
+beforeEach(async () => {
+  server = await startTestServer();
+});
+
+afterEach(async () => {
+  await server.close();
+});
+
+async function call(method: string, url: string, payload?: unknown) {
+  return server.app.inject({
+    method: method as 'GET',
+    url,
+    headers: server.auth,
+    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+  });
+}
+
+async function waitFor(operation: Operation): Promise<Operation> {
+  const response = await call('GET', `/api/v1/operations/${operation.id}/wait?timeout=10`);
+  return response.json<Operation>();
+}
+
+describe('VM create with cloud-init', () => {
+  it('gives the host a seed with the VM id as instance id, the same after a restart', async () => {
+    const created = await call('POST', '/api/v1/vms', {
+      name: 'web-1',
+      image: 'tiny',
+      cloudInit: { sshKeys: [KEY], userData: '#cloud-config\nruncmd: [[echo, hi]]\n' },
+    });
+    expect(created.statusCode).toBe(202);
+    expect(await waitFor(created.json<Operation>())).toMatchObject({ status: 'succeeded' });
+    const vm = await server.vms.get('web-1');
+    const spec = server.agent.specs.get(vm.id);
+    expect(spec?.cloudInit).toEqual({
+      instanceId: `iid-${vm.id}`,
+      hostname: 'web-1',
+      sshKeys: [KEY],
+      userData: '#cloud-config\nruncmd: [[echo, hi]]\n',
+    });
+
+    const stopped = await call('POST', '/api/v1/vms/web-1/actions', { action: 'stop' });
+    await waitFor(stopped.json<Operation>());
+    server.agent.specs.clear();
+    const started = await call('POST', '/api/v1/vms/web-1/actions', { action: 'start' });
+    expect(await waitFor(started.json<Operation>())).toMatchObject({ status: 'succeeded' });
+    expect(server.agent.specs.get(vm.id)?.cloudInit?.instanceId).toBe(`iid-${vm.id}`);
+    expect(await server.vms.agentSpec(vm)).toMatchObject({ cloudInit: { hostname: 'web-1' } });
+  });
+
+  it('sends no seed for a VM created without cloud-init', async () => {
+    const created = await call('POST', '/api/v1/vms', { name: 'plain', image: 'tiny' });
+    await waitFor(created.json<Operation>());
+    const vm = await server.vms.get('plain');
+    expect(server.agent.specs.get(vm.id)?.cloudInit).toBeUndefined();
+  });
+
+  it('refuses bad cloud-init data with 400 and stores nothing', async () => {
+    const cases: [unknown, string][] = [
+      [{ userData: 'runcmd: [[echo, hi]]\n' }, 'CLOUD_INIT_INVALID'],
+      [{ sshKeys: ['not a key'] }, 'CLOUD_INIT_INVALID'],
+      [{ networkConfig: 'ethernets: {}\n' }, 'CLOUD_INIT_INVALID'],
+      [{ hostname: 'under_score' }, 'VALIDATION_FAILED'],
+      [{ userData: `#cloud-config\n${'x'.repeat(70_000)}` }, 'VALIDATION_FAILED'],
+      [{ sshKeys: Array.from({ length: 33 }, () => KEY) }, 'VALIDATION_FAILED'],
+      [{ vendorData: 'x' }, 'VALIDATION_FAILED'],
+    ];
+    for (const [cloudInit, code] of cases) {
+      const refused = await call('POST', '/api/v1/vms', { name: 'bad', image: 'tiny', cloudInit });
+      expect(refused.statusCode, JSON.stringify(cloudInit).slice(0, 80)).toBe(400);
+      expect(refused.json<ErrorBody>().error.code).toBe(code);
+    }
+    expect((await call('GET', '/api/v1/vms/bad')).statusCode).toBe(404);
+    expect(server.agent.calls).toEqual([]);
+  });
+});

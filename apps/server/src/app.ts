@@ -7,6 +7,8 @@ import { authorizer, requirePermissions } from './authorization.js';
 import type { AppDeps, ServerApp, ServerDeps } from './deps.js';
 import { handleClientError, handleError } from './errors.js';
 import { recordRoutes } from './openapi.js';
+import { PrincipalCache } from './principal-cache.js';
+import { VmCache } from './vm-cache.js';
 import { registerLogin } from './routes/auth/login.js';
 import { registerLoginSecondFactor } from './routes/auth/second-factor.js';
 import { registerLoginTotpEnrol } from './routes/auth/totp-login-enrol.js';
@@ -141,8 +143,13 @@ export interface AppLimits {
 
 /** The control plane's HTTP application, without `listen` (tests use `inject`). */
 export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
+  // Security writes through the app's store drop the callers it resolved (ADR 21).
+  const principals = appDeps.principals ?? new PrincipalCache(appDeps.clock);
   const deps: ServerDeps = {
     ...appDeps,
+    store: principals.guard(appDeps.store),
+    principals,
+    vmCache: appDeps.vmCache ?? new VmCache(appDeps.store, appDeps.clock),
     audit: appDeps.audit ?? new AuditService(appDeps.store, appDeps.logger),
     loginGuard: appDeps.loginGuard ?? new LoginGuard(appDeps.clock),
   };
@@ -194,5 +201,7 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
   // Client frames are small JSON messages (auth, subscribe).
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   for (const register of ROUTES) register(app, deps);
+  const { vmCache } = deps;
+  if (appDeps.vmCache === undefined) app.addHook('onClose', () => vmCache?.close());
   return app;
 }

@@ -53,12 +53,18 @@ export async function principalOfUser(
  * token whose session is still open. Throws UNAUTHENTICATED with a reason that names no user.
  */
 export async function authenticateToken(
-  deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock'>,
+  deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock' | 'principals'>,
   token: string,
 ): Promise<Principal> {
   const now = deps.clock.now();
+  const cache = deps.principals;
   if (token.startsWith(API_TOKEN_PREFIX)) {
-    const stored = await deps.store.apiTokens.getByHash(hashRefreshToken(token));
+    const hash = hashRefreshToken(token);
+    const key = `t:${hash}`;
+    const cached = cache?.get(key);
+    if (cached !== undefined) return cached;
+    const mark = cache?.mark() ?? 0;
+    const stored = await deps.store.apiTokens.getByHash(hash);
     if (stored === undefined || stored.revokedAt !== null) {
       throw new DomainError('UNAUTHENTICATED', 'API token invalid or revoked');
     }
@@ -74,8 +80,9 @@ export async function authenticateToken(
     if (!canDelegate(owner, stored.project, stored.role)) {
       throw new DomainError('UNAUTHENTICATED', 'API token exceeds its creator’s role');
     }
+    // Once per read of the token: its last use is known to the cache's TTL.
     void deps.store.apiTokens.markUsed(stored.id).catch(() => undefined);
-    return {
+    const principal: Principal = {
       kind: 'token',
       tokenId: stored.id,
       userId: user.id,
@@ -83,6 +90,8 @@ export async function authenticateToken(
       global: false,
       bindings: [{ project: stored.project, role: stored.role }],
     };
+    cache?.set(key, mark, principal, Date.parse(stored.expiresAt));
+    return principal;
   }
   let claims;
   try {
@@ -91,6 +100,10 @@ export async function authenticateToken(
     if (error instanceof InvalidTokenError) throw new DomainError('UNAUTHENTICATED', error.message);
     throw error;
   }
+  const key = `s:${claims.sid}:${claims.sub}`;
+  const cached = cache?.get(key);
+  if (cached !== undefined) return cached;
+  const mark = cache?.mark() ?? 0;
   // One read for the session and its user; a deleted user's sessions are gone with it.
   const found = await deps.store.sessions.getWithUser(claims.sid);
   if (
@@ -101,7 +114,12 @@ export async function authenticateToken(
   ) {
     throw new DomainError('UNAUTHENTICATED', 'session ended: log in again');
   }
-  return principalOfUser(deps, found.user, { kind: 'user', sessionId: found.session.id });
+  const principal = await principalOfUser(deps, found.user, {
+    kind: 'user',
+    sessionId: found.session.id,
+  });
+  cache?.set(key, mark, principal, Date.parse(found.session.expiresAt));
+  return principal;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   type Permission,
   type Principal,
 } from '@novacron/auth';
+import type { Vm } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
 import { DEFAULT_PROJECT } from '@novacron/store';
 import type { FastifyRequest, RouteOptions } from 'fastify';
@@ -38,6 +39,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** The project the authorizer checked the request against; null for the cluster. */
     authorizedProject?: string | null;
+    /** The VM named by `:id` as the authorizer read it, for routes of scope `vm`. */
+    scopedVm?: Vm;
   }
 }
 
@@ -105,8 +108,11 @@ async function projectOf(
   switch (scope) {
     case undefined:
       return { project: null, key: '' };
-    case 'vm':
-      return { project: (await deps.store.vms.get(undefined, id))?.project, key: id };
+    case 'vm': {
+      const vm = await (deps.vmCache?.get(id) ?? deps.store.vms.get(undefined, id));
+      if (vm !== undefined) request.scopedVm = vm;
+      return { project: vm?.project, key: id };
+    }
     case 'image':
       return { project: (await deps.store.images.get(DEFAULT_PROJECT, id))?.project, key: id };
     case 'operation': {

@@ -22,6 +22,8 @@ import type { VmService } from './services/vms.js';
 import type { Readiness } from './routes/health.js';
 import type { LoginGuard } from './services/login-guard.js';
 import type { SecondFactorService } from './services/second-factor.js';
+import type { PrincipalCache } from './principal-cache.js';
+import type { VmCache } from './vm-cache.js';
 
 /** Everything the routes use, built by the composition root (server.ts) or by a test. */
 export interface ServerDeps {
@@ -53,6 +55,13 @@ export interface ServerDeps {
   secondFactors?: SecondFactorService;
   /** The server's /metrics; without it, /metrics answers 404. */
   serverMetrics?: ServerMetricsRegistry;
+  /**
+   * Callers resolved recently (docs/adr/0021-request-caches.md); buildApp makes one and routes
+   * the store's security writes through it. Without it, every request reads the store.
+   */
+  principals?: PrincipalCache;
+  /** VMs read recently by id, dropped by vm.* events (ADR 21); buildApp makes one. */
+  vmCache?: VmCache;
 }
 
 /** What buildApp takes: the deps, with the ones it can make itself optional. */

@@ -8,6 +8,7 @@ export function registerVmGet(app: ServerApp, deps: ServerDeps): void {
       config: { permission: 'vm.read', scope: 'vm' },
       schema: { params: IdOrNameParams, response: { 200: Vm } },
     },
-    async (request) => deps.vms.get(request.params.id),
+    // The VM the authorizer read (docs/adr/0021-request-caches.md): one read, not two.
+    async (request) => request.scopedVm ?? deps.vms.get(request.params.id),
   );
 }

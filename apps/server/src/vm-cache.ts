@@ -1,0 +1,58 @@
+import type { Vm } from '@novacron/api';
+import type { Clock } from '@novacron/domain';
+import type { Store } from '@novacron/store';
+
+/**
+ * How long a VM read by a request is served again without reading the store. Every change a
+ * store write makes to a VM goes out as a vm.* event, which drops it at once on this server;
+ * the TTL bounds what a write through another replica leaves stale (docs/adr/0021-request-caches.md).
+ */
+export const VM_TTL_MS = 2000;
+const MAX_ENTRIES = 10_000;
+
+/**
+ * VMs by id, as the authorizer and `GET /api/v1/vms/{id}` read them. Dropped by the vm.* event
+ * of their id; a read that overlapped any vm.* event is not kept, so an entry never holds what a
+ * committed write replaced. Services read the store itself: their read-modify-write needs it.
+ */
+export class VmCache {
+  readonly #entries = new Map<string, { vm: Vm; staleAt: number }>();
+  #generation = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly ttlMs = VM_TTL_MS,
+  ) {
+    this.#unsubscribe = store.onEvent((events) => {
+      for (const event of events) {
+        if (event.subject?.kind !== 'vm') continue;
+        this.#generation += 1;
+        this.#entries.delete(event.subject.id);
+      }
+    });
+  }
+
+  /** The VM with this id, or this name in the default project, as `store.vms.get` finds it. */
+  async get(idOrName: string): Promise<Vm | undefined> {
+    const entry = this.#entries.get(idOrName);
+    if (entry !== undefined) {
+      if (this.clock.now().getTime() < entry.staleAt) return entry.vm;
+      this.#entries.delete(idOrName);
+    }
+    const generation = this.#generation;
+    const vm = await this.store.vms.get(undefined, idOrName);
+    // Names are not keys: a VM renamed or replaced under one name would stay found.
+    if (vm !== undefined && vm.id === idOrName && generation === this.#generation) {
+      if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
+      this.#entries.set(vm.id, { vm, staleAt: this.clock.now().getTime() + this.ttlMs });
+    }
+    return vm;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.#entries.clear();
+  }
+}

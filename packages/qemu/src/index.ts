@@ -27,7 +27,35 @@ export {
   type QemuNic,
   type QemuPaths,
 } from './command-line.js';
+export {
+  DEBIAN_CLOUD_DISK_FILE,
+  DEBIAN_CLOUD_PACKAGES,
+  debianCloudRecipeHash,
+  ensureDebianCloudImage,
+  masterBootRecord,
+  type DebianCloudImage,
+  type EnsureDebianCloudImageOptions,
+} from './debian-cloud-image.js';
 export { readFileTail } from './file-tail.js';
+export {
+  assertSelfContained,
+  importToQcow2,
+  inspectDisk,
+  inspectImportSource,
+  MAX_IMPORT_VIRTUAL_BYTES,
+  type ImportSource,
+} from './foreign-image.js';
+export {
+  extractOvaBootDisk,
+  inspectOva,
+  isTarFile,
+  parseOvaManifest,
+  parseOvf,
+  readTarEntries,
+  type OvaContents,
+  type OvfDescriptor,
+  type TarEntry,
+} from './ova.js';
 export { silentLogger, type QemuLogger } from './logger.js';
 export {
   checkHostPrerequisites,

@@ -90,7 +90,15 @@ function importRule(dir) {
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'reports/**', '.cache/**', 'apps/web/.next/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'reports/**',
+      '.cache/**',
+      'apps/web/.next/**',
+      'apps/web/out/**',
+      'apps/web/next-env.d.ts',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -20,6 +20,8 @@ declare -A needed=(
 )
 if [[ "${1:-}" == "--with-test-deps" ]]; then
   needed[ip]=iproute2
+  # The dashboard's browser tests drive Debian's Chromium through playwright-core.
+  needed[chromium]=chromium
 fi
 if [[ "${1:-}" == "--with-bench-deps" ]]; then
   needed[wrk]=wrk

@@ -7,6 +7,7 @@ import { authorizer, requirePermissions } from './authorization.js';
 import type { AppDeps, ServerApp, ServerDeps } from './deps.js';
 import { handleClientError, handleError } from './errors.js';
 import { recordRoutes } from './openapi.js';
+import { defaultWebUiDir, isWebUiRequest, webUiHandler } from './web-ui.js';
 import { PrincipalCache } from './principal-cache.js';
 import { VmCache } from './vm-cache.js';
 import { registerLogin } from './routes/auth/login.js';
@@ -174,15 +175,19 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
   // Bodies exactly as sent; query strings, params and headers converted only when exact.
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler((error, request, reply) => handleError(error, request, reply));
+  // Paths outside the API are the web dashboard's (docs/adr/0025-web-build-and-serving.md).
+  const webUi = webUiHandler(deps.webUiDir ?? defaultWebUiDir());
   app.setNotFoundHandler((request, reply) =>
-    handleError(
-      new DomainError(
-        'ROUTE_NOT_FOUND',
-        `no route ${request.method} ${request.url.split('?', 1)[0] ?? ''}`,
-      ),
-      request,
-      reply,
-    ),
+    isWebUiRequest(request)
+      ? webUi(request, reply)
+      : handleError(
+          new DomainError(
+            'ROUTE_NOT_FOUND',
+            `no route ${request.method} ${request.url.split('?', 1)[0] ?? ''}`,
+          ),
+          request,
+          reply,
+        ),
   );
   app.addHook('onRequest', refuseTokenInUrl);
   app.addHook('onRequest', authenticator(deps));

@@ -55,6 +55,8 @@ export interface ServerDeps {
   secondFactors?: SecondFactorService;
   /** The server's /metrics; without it, /metrics answers 404. */
   serverMetrics?: ServerMetricsRegistry;
+  /** The built web dashboard (apps/web/out by default); paths outside the API serve it. */
+  webUiDir?: string;
   /**
    * Callers resolved recently (docs/adr/0021-request-caches.md); buildApp makes one and routes
    * the store's security writes through it. Without it, every request reads the store.

@@ -1,4 +1,4 @@
-import type { ApiTokenCreated, LoginResponse, Vm } from '@novacron/api';
+import type { ApiTokenCreated, LoginResponse, Vm, VmPage } from '@novacron/api';
 import { AccessTokens, hashPassword, newSigningSecret, type Principal } from '@novacron/auth';
 import { openSqliteTestStore, type TestStore } from '@novacron/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -96,7 +96,7 @@ describe('through the API, with callers cached', () => {
     expect((await call('GET', '/api/v1/vms', bobs.token)).statusCode).toBe(401);
   });
 
-  it('a VM read again after a change shows the change, and a deleted one is gone', async () => {
+  it('a VM read again, alone or in a page, shows a change at once, and a deleted one is gone', async () => {
     const image = (await server.store.images.list('default')).find((i) => i.name === 'tiny');
     const { id } = await server.store.vms.create({
       project: 'default',
@@ -110,13 +110,18 @@ describe('through the API, with callers cached', () => {
     const get = async () => call('GET', `/api/v1/vms/${id}`, admin());
     await get();
     const before = (await get()).json<Vm>();
+    const page = async () => (await call('GET', '/api/v1/vms', admin())).json<VmPage>().items;
+    await page();
+    expect((await page()).map((vm) => vm.description)).toEqual(['']);
     // A write by a service (not through the app's routes): its vm.updated event drops the entry.
     await server.store.vms.update(id, { description: 'changed' });
     const after = (await get()).json<Vm>();
     expect(after.description).toBe('changed');
     expect(after.version).toBe(before.version + 1);
+    expect(await page()).toEqual([after]);
     await server.store.vms.delete(id);
     expect((await get()).statusCode).toBe(404);
+    expect(await page()).toEqual([]);
   });
 });
 

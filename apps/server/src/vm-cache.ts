@@ -51,6 +51,32 @@ export class VmCache {
     return vm;
   }
 
+  /**
+   * The VMs with these ids in this order, those in the cache from it and the others in one read;
+   * ids of VMs deleted meanwhile are left out.
+   */
+  async getMany(ids: readonly string[]): Promise<Vm[]> {
+    const now = this.clock.now().getTime();
+    const found = new Map<string, Vm>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const entry = this.#entries.get(id);
+      if (entry !== undefined && now < entry.staleAt) found.set(id, entry.vm);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const generation = this.#generation;
+      const read = await this.store.vms.getMany(missing);
+      const keep = generation === this.#generation;
+      if (keep && this.#entries.size + read.length > MAX_ENTRIES) this.#entries.clear();
+      for (const vm of read) {
+        found.set(vm.id, vm);
+        if (keep) this.#entries.set(vm.id, { vm, staleAt: now + this.ttlMs });
+      }
+    }
+    return ids.flatMap((id) => found.get(id) ?? []);
+  }
+
   close(): void {
     this.#unsubscribe();
     this.#entries.clear();

@@ -194,6 +194,27 @@ for (const database of databases) {
         keys,
       );
 
+      // listIds walks the same pages with the same cursors; getMany reads the VMs it names.
+      const idPages: string[][] = [];
+      let idCursor: string | undefined;
+      do {
+        const page = await store.vms.listIds({ project, limit: 5, cursor: idCursor });
+        idPages.push(page.ids);
+        idCursor = page.nextCursor ?? undefined;
+      } while (idCursor !== undefined);
+      expect(idPages).toEqual(pages);
+      const running = await store.vms.listIds({ project, state: 'running', limit: 1000 });
+      expect([...running.ids].sort()).toEqual(
+        created
+          .slice(0, 5)
+          .map((vm) => vm.id)
+          .sort(),
+      );
+      const many = await store.vms.getMany([...listed.slice(0, 3), 'nosuchvm']);
+      expect(many.map((vm) => vm.id).sort()).toEqual(listed.slice(0, 3).sort());
+      expect(many).toContainEqual(await store.vms.get(undefined, listed[0] ?? ''));
+      expect(await store.vms.getMany([])).toEqual([]);
+
       const onHost = await store.vms.list({ project, host: host.name });
       expect(onHost.items.map((vm) => vm.id).sort()).toEqual(
         created

@@ -93,6 +93,10 @@ export interface VmRepository {
   get(project: string | undefined, idOrName: string): Promise<Vm | undefined>;
   /** Ordered by creation, oldest first; the cursor is stable while rows are added or removed. */
   list(filter?: VmListFilter): Promise<VmPageResult>;
+  /** The ids of the page `list` answers for `filter`, and its next cursor, without the VMs. */
+  listIds(filter?: VmListFilter): Promise<{ ids: string[]; nextCursor: string | null }>;
+  /** The VMs with these ids, in no particular order; ids that do not exist are left out. */
+  getMany(ids: readonly string[]): Promise<Vm[]>;
   /**
    * Applies the changes and increments the version. With `expectedVersion`, throws
    * StaleVersionError when the stored version differs. Undefined when the VM does not exist.
@@ -219,46 +223,42 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
     },
 
     async list(filter = {}) {
-      const limit = Math.min(Math.max(filter.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
-      let query = selectVms(scope.db);
-      if (filter.project !== undefined) query = query.where('projects.name', '=', filter.project);
-      if (filter.projects !== undefined) {
-        if (filter.projects.length === 0) return { items: [], nextCursor: null };
-        query = query.where('projects.name', 'in', filter.projects);
-      }
-      if (filter.state !== undefined) query = query.where('vms.state', '=', filter.state);
-      const { host } = filter;
-      if (host !== undefined) {
-        query = query.where((eb) =>
-          eb.or([eb('hosts.id', '=', host), eb('hosts.name', '=', host)]),
-        );
-      }
-      for (const [key, value] of Object.entries(filter.labels ?? {})) {
-        // Labels are JSON text: each dialect looks inside with its own JSON functions.
-        query = query.where(
-          ctx.dialect === 'postgres'
-            ? sql<boolean>`(vms.labels::jsonb ->> cast(${key} as text)) = cast(${value} as text)`
-            : sql<boolean>`exists (select 1 from json_each(vms.labels) where json_each.key = ${key} and json_each.value = ${value})`,
-        );
-      }
-      if (filter.cursor !== undefined) {
-        const [createdAt, id] = decodeCursor(filter.cursor);
-        query = query.where((eb) =>
-          eb(eb.refTuple('vms.created_at', 'vms.id'), '>', eb.tuple(createdAt, id)),
-        );
-      }
-      // One row more than asked tells whether there is a next page.
-      const rows = await query
-        .orderBy('vms.created_at')
-        .orderBy('vms.id')
-        .limit(limit + 1)
+      const page = pageOf(filter);
+      if (page === undefined) return { items: [], nextCursor: null };
+      const rows = await page.query
+        .innerJoin('images', 'images.id', 'vms.image_id')
+        .selectAll('vms')
+        .select([
+          'projects.name as project_name',
+          'images.name as image_name',
+          'hosts.name as host_name',
+        ])
         .execute();
-      const items = rows.slice(0, limit).map(toVm);
+      const items = rows.slice(0, page.limit).map(toVm);
       const last = items.at(-1);
       return {
         items,
-        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        nextCursor: rows.length > page.limit && last ? encodeCursor(last.createdAt, last.id) : null,
       };
+    },
+
+    async listIds(filter = {}) {
+      const page = pageOf(filter);
+      if (page === undefined) return { ids: [], nextCursor: null };
+      // The sort key alone: an index read, without the rows of the VMs.
+      const rows = await page.query.select(['vms.id', 'vms.created_at']).execute();
+      const last = rows[page.limit - 1];
+      return {
+        ids: rows.slice(0, page.limit).map((row) => row.id),
+        nextCursor:
+          rows.length > page.limit && last ? encodeCursor(last.created_at, last.id) : null,
+      };
+    },
+
+    async getMany(ids) {
+      if (ids.length === 0) return [];
+      const rows = await selectVms(scope.db).where('vms.id', 'in', ids).execute();
+      return rows.map(toVm);
     },
 
     update(id, changes, expectedVersion) {
@@ -323,6 +323,47 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
       });
     },
   };
+
+  /** A page's query, filtered, ordered and limited, before its columns; undefined when empty. */
+  function pageOf(filter: VmListFilter) {
+    const limit = Math.min(Math.max(filter.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+    let query = scope.db
+      .selectFrom('vms')
+      .innerJoin('projects', 'projects.id', 'vms.project_id')
+      .leftJoin('hosts', 'hosts.id', 'vms.host_id');
+    if (filter.project !== undefined) query = query.where('projects.name', '=', filter.project);
+    if (filter.projects !== undefined) {
+      if (filter.projects.length === 0) return undefined;
+      query = query.where('projects.name', 'in', filter.projects);
+    }
+    if (filter.state !== undefined) query = query.where('vms.state', '=', filter.state);
+    const { host } = filter;
+    if (host !== undefined) {
+      query = query.where((eb) => eb.or([eb('hosts.id', '=', host), eb('hosts.name', '=', host)]));
+    }
+    for (const [key, value] of Object.entries(filter.labels ?? {})) {
+      // Labels are JSON text: each dialect looks inside with its own JSON functions.
+      query = query.where(
+        ctx.dialect === 'postgres'
+          ? sql<boolean>`(vms.labels::jsonb ->> cast(${key} as text)) = cast(${value} as text)`
+          : sql<boolean>`exists (select 1 from json_each(vms.labels) where json_each.key = ${key} and json_each.value = ${value})`,
+      );
+    }
+    if (filter.cursor !== undefined) {
+      const [createdAt, id] = decodeCursor(filter.cursor);
+      query = query.where((eb) =>
+        eb(eb.refTuple('vms.created_at', 'vms.id'), '>', eb.tuple(createdAt, id)),
+      );
+    }
+    // One row more than asked tells whether there is a next page.
+    return {
+      query: query
+        .orderBy('vms.created_at')
+        .orderBy('vms.id')
+        .limit(limit + 1),
+      limit,
+    };
+  }
 }
 
 function selectVms(db: Kysely<Tables>) {

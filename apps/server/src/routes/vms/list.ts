@@ -16,7 +16,7 @@ export function registerVmList(app: ServerApp, deps: ServerDeps): void {
       // Without a project (checked by the authorizer), the caller's own projects.
       const projects =
         project === undefined ? visibleProjects(principalOf(request), 'vm.read') : undefined;
-      return deps.store.vms.list({
+      const filter = {
         ...(projects === undefined ? {} : { projects }),
         limit: limit ?? 100,
         ...(cursor === undefined ? {} : { cursor }),
@@ -24,7 +24,11 @@ export function registerVmList(app: ServerApp, deps: ServerDeps): void {
         ...(host === undefined ? {} : { host }),
         ...(project === undefined ? {} : { project }),
         ...(label === undefined ? {} : { labels: parseLabelSelectors(label) }),
-      });
+      };
+      if (deps.vmCache === undefined) return deps.store.vms.list(filter);
+      // The page's ids from the index, its VMs from the cache (docs/adr/0021-request-caches.md).
+      const { ids, nextCursor } = await deps.store.vms.listIds(filter);
+      return { items: await deps.vmCache.getMany(ids), nextCursor };
     },
   );
 }

@@ -266,6 +266,14 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
           }),
         ),
       ),
+      upload: vi.fn(() =>
+        Promise.resolve(
+          operation({
+            kind: 'image.import',
+            target: { type: 'image', id: image.id, name: image.name },
+          }),
+        ),
+      ),
       delete: vi.fn(() => Promise.resolve(image)),
     },
     operations: {

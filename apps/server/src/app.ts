@@ -52,6 +52,7 @@ import { registerSchedulerExplain } from './routes/scheduler/explain.js';
 import { registerImageDelete } from './routes/images/delete.js';
 import { registerImageGet } from './routes/images/get.js';
 import { registerImageImport } from './routes/images/import.js';
+import { registerImageUpload } from './routes/images/upload.js';
 import { registerImageList } from './routes/images/list.js';
 import { registerOperationCancel } from './routes/operations/cancel.js';
 import { registerOperationGet } from './routes/operations/get.js';
@@ -122,6 +123,7 @@ const ROUTES = [
   registerImageList,
   registerImageGet,
   registerImageImport,
+  registerImageUpload,
   registerImageDelete,
   registerOperationList,
   registerOperationGet,

@@ -40,7 +40,7 @@ export const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 /**
  * Import an image by URL, on the server: either `url` (a disk image: qcow2, raw, VMDK, VHD/VHDX,
- * VDI; stored as qcow2) or `kernelUrl` and `initrdUrl` together (booted directly). An expected
+ * VDI, or an OVA whose boot disk is taken; stored as qcow2) or `kernelUrl` and `initrdUrl` together (booted directly). An expected
  * SHA-256 of a download is checked against the bytes as they arrive, before anything reads them.
  */
 export const ImageImport = Type.Object(
@@ -63,3 +63,19 @@ export const ImageImport = Type.Object(
   { additionalProperties: false },
 );
 export type ImageImport = Static<typeof ImageImport>;
+
+/**
+ * `POST /api/v1/images/upload?name=...`: the request body (application/octet-stream) is the
+ * image file itself: a disk image (qcow2, raw, VMDK, VHD/VHDX, VDI) or an OVA, checked before
+ * anything is stored and converted to qcow2 in an operation.
+ */
+export const ImageUploadQuery = Type.Object(
+  {
+    name: Name,
+    project: Type.Optional(Name),
+    /** Expected SHA-256 of the uploaded bytes; a mismatch refuses the upload (IMAGE_CORRUPT). */
+    sha256: Type.Optional(Sha256Hex),
+  },
+  { additionalProperties: false },
+);
+export type ImageUploadQuery = Static<typeof ImageUploadQuery>;

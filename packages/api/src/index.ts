@@ -62,7 +62,14 @@ export {
   TERMINAL_OPERATION_STATUSES,
 } from './operation.js';
 export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
-export { Image, ImageImport, ImageKind, ImagePage, ImageStatus } from './image.js';
+export {
+  Image,
+  ImageImport,
+  ImageKind,
+  ImagePage,
+  ImageStatus,
+  ImageUploadQuery,
+} from './image.js';
 export {
   AgentCloudInit,
   CLOUD_INIT_HOSTNAME_PATTERN,

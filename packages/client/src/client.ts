@@ -8,6 +8,7 @@ import {
   type HostPatch,
   type Image,
   type ImageImport,
+  type ImageUploadQuery,
   type ImagePage,
   type ListQuery,
   type LoginResponse,
@@ -67,6 +68,8 @@ interface RequestOptions {
   body?: unknown;
   /** `text` for plain-text answers such as console output. */
   accept?: 'json' | 'text';
+  /** A body sent as is (a file upload), instead of `body` as JSON. */
+  raw?: { body: ReadableStream<Uint8Array> | Blob | Uint8Array; contentType: string };
 }
 
 // Ids and names are path segments: the API's own pattern keeps `..` and `/` out of the URL.
@@ -168,6 +171,7 @@ class Transport {
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     // No content-type without a body: servers refuse an empty JSON body.
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.raw !== undefined) headers['content-type'] = options.raw.contentType;
 
     let response: Response;
     let text: string;
@@ -176,6 +180,8 @@ class Transport {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        // A stream needs half-duplex in Node's fetch; browsers ignore the field.
+        ...(options.raw === undefined ? {} : { body: options.raw.body, duplex: 'half' }),
       });
       text = await response.text();
     } catch (error) {
@@ -361,6 +367,20 @@ export class ImagesResource {
   /** Starts an import by URL on the server (202); follow the operation. */
   import(request: ImageImport): Promise<Operation> {
     return this.http.json('POST', '/api/v1/images', { body: request });
+  }
+
+  /**
+   * Uploads an image file (a disk image or an OVA) as the request body; the server checks it
+   * before storing anything and converts it in an operation (202).
+   */
+  upload(
+    query: ImageUploadQuery,
+    body: ReadableStream<Uint8Array> | Blob | Uint8Array,
+  ): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/images/upload', {
+      query: { ...query },
+      raw: { body, contentType: 'application/octet-stream' },
+    });
   }
 
   /** Removes an image no VM uses; answers it as it was. */

@@ -1,3 +1,6 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatOf, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -27,6 +30,27 @@ function sha256Arg(value: string): string {
   return hex;
 }
 
+/** Streams a local file to the server's upload endpoint (never read whole into memory). */
+async function upload(
+  client: Awaited<ReturnType<CliContext['client']>>,
+  name: string,
+  file: string,
+  options: ImportOptions,
+) {
+  if (options.kernelArgs !== undefined) {
+    throw new CliError('USAGE', '--kernel-args goes with --kernel-url and --initrd-url', {}, 2);
+  }
+  const info = await stat(file).catch((error: Error) => {
+    throw new CliError('USAGE', `cannot read ${file}: ${error.message}`, {}, 2);
+  });
+  if (!info.isFile()) throw new CliError('USAGE', `${file} is not a file`, {}, 2);
+  const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+  return client.images.upload(
+    { name, ...(options.sha256 === undefined ? {} : { sha256: options.sha256 }) },
+    body,
+  );
+}
+
 export function registerImageCommands(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('images VMs boot from');
 
@@ -48,8 +72,11 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   withOutput(
     image
       .command('import')
-      .description('import an image by URL, on the server: a disk image, or a kernel and initrd')
+      .description(
+        'import an image: a file uploaded from here, or a URL the server downloads; a disk image (qcow2, raw, VMDK, VHD/VHDX, VDI) or an OVA, stored as qcow2; or a kernel and initrd by URL',
+      )
       .argument('<name>', 'name of the new image')
+      .argument('[source]', 'a local file to upload, or an http(s) URL (as --url)')
       .option('--url <url>', 'a disk image (qcow2, raw, VMDK, VHD/VHDX, VDI), stored as qcow2')
       .option('--kernel-url <url>', 'a kernel to boot directly (with --initrd-url)')
       .option('--initrd-url <url>', 'the initramfs that goes with --kernel-url')
@@ -68,47 +95,74 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
         integerArg(0, 24 * 3600),
         DEFAULT_WAIT_SECONDS,
       ),
-  ).action(async (name: string, options: ImportOptions, command: Command) => {
-    if (
-      (options.url === undefined) ===
-      (options.kernelUrl === undefined && options.initrdUrl === undefined)
-    ) {
-      throw new CliError('USAGE', 'give either --url, or --kernel-url and --initrd-url', {}, 2);
-    }
-    const client = await ctx.client();
-    const accepted = await client.images.import({
-      name,
-      ...(options.url === undefined ? {} : { url: options.url }),
-      ...(options.kernelUrl === undefined ? {} : { kernelUrl: options.kernelUrl }),
-      ...(options.initrdUrl === undefined ? {} : { initrdUrl: options.initrdUrl }),
-      ...(options.kernelArgs === undefined ? {} : { defaultKernelArgs: options.kernelArgs }),
-      ...(options.sha256 === undefined ? {} : { sha256: options.sha256 }),
-      ...(options.kernelSha256 === undefined ? {} : { kernelSha256: options.kernelSha256 }),
-      ...(options.initrdSha256 === undefined ? {} : { initrdSha256: options.initrdSha256 }),
-    });
-    const format = formatOf(command);
-    if (!options.wait) {
+  ).action(
+    async (name: string, source: string | undefined, options: ImportOptions, command: Command) => {
+      if (source !== undefined && /^https?:\/\//.test(source)) {
+        if (options.url !== undefined) {
+          throw new CliError('USAGE', 'give the URL once: as SOURCE or as --url', {}, 2);
+        }
+        options.url = source;
+        source = undefined;
+      }
+      const byUrl =
+        options.url !== undefined ||
+        options.kernelUrl !== undefined ||
+        options.initrdUrl !== undefined;
+      if (
+        source === undefined &&
+        (options.url === undefined) ===
+          (options.kernelUrl === undefined && options.initrdUrl === undefined)
+      ) {
+        throw new CliError(
+          'USAGE',
+          'give a FILE or URL, or --url, or --kernel-url and --initrd-url',
+          {},
+          2,
+        );
+      }
+      if (source !== undefined && byUrl) {
+        throw new CliError('USAGE', 'give either a file to upload or URLs, not both', {}, 2);
+      }
+      const client = await ctx.client();
+      const accepted =
+        source !== undefined
+          ? await upload(client, name, source, options)
+          : await client.images.import({
+              name,
+              ...(options.url === undefined ? {} : { url: options.url }),
+              ...(options.kernelUrl === undefined ? {} : { kernelUrl: options.kernelUrl }),
+              ...(options.initrdUrl === undefined ? {} : { initrdUrl: options.initrdUrl }),
+              ...(options.kernelArgs === undefined
+                ? {}
+                : { defaultKernelArgs: options.kernelArgs }),
+              ...(options.sha256 === undefined ? {} : { sha256: options.sha256 }),
+              ...(options.kernelSha256 === undefined ? {} : { kernelSha256: options.kernelSha256 }),
+              ...(options.initrdSha256 === undefined ? {} : { initrdSha256: options.initrdSha256 }),
+            });
+      const format = formatOf(command);
+      if (!options.wait) {
+        ctx.print(
+          format
+            ? renderOne(format, accepted, operationFields)
+            : `image ${name}: importing, operation ${accepted.id}`,
+        );
+        return;
+      }
+      const operation = await waitForOperation(
+        client,
+        accepted,
+        options.waitTimeout,
+        ctx.deps.stderr,
+      );
+      assertSucceeded(operation, options.waitTimeout);
+      const imported = await client.images.get(name);
       ctx.print(
         format
-          ? renderOne(format, accepted, operationFields)
-          : `image ${name}: importing, operation ${accepted.id}`,
+          ? renderOne(format, imported, imageFields)
+          : `image ${name} imported (${imported.sizeBytes} bytes)`,
       );
-      return;
-    }
-    const operation = await waitForOperation(
-      client,
-      accepted,
-      options.waitTimeout,
-      ctx.deps.stderr,
-    );
-    assertSucceeded(operation, options.waitTimeout);
-    const imported = await client.images.get(name);
-    ctx.print(
-      format
-        ? renderOne(format, imported, imageFields)
-        : `image ${name} imported (${imported.sizeBytes} bytes)`,
-    );
-  });
+    },
+  );
 
   withOutput(
     image

@@ -36,6 +36,7 @@ import { listAll } from '../paging.js';
 import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
 import { registerVmMetricsCommand } from './metrics.js';
 import { registerVmMigrateCommand } from './vm-migrate.js';
+import { cloudInitFromOptions, type CloudInitOptions } from './vm-cloud-init.js';
 import { attachConsole } from './vm-console.js';
 import { renderExplanation } from './vm-explain.js';
 
@@ -277,28 +278,46 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
           ]),
         )
         .option('--selector <key=value>', 'host label the host must carry, repeatable', collect)
+        .option(
+          '--ssh-key <file>',
+          'cloud-init: OpenSSH public keys for the guest, repeatable',
+          collect,
+        )
+        .option('--user-data <file>', 'cloud-init user-data (#cloud-config or a #! script)')
+        .option('--hostname <name>', "cloud-init: the guest's host name (default: the VM name)")
+        .option('--network-config <file>', 'cloud-init network-config (version 1 or 2)')
         .option('--dry-run', 'show where the VM would go and why, create nothing'),
     ),
-  ).action(async (name: string, options: VmCreateOptions & WaitOptions, command: Command) => {
-    // Checked before a client exists: a bad name or size must not reach the network.
-    const request = vmCreateRequest(name, options);
-    const client = await ctx.client();
-    if (options.dryRun) {
-      const explanation = await client.scheduler.explain({
-        ...(request.project === undefined ? {} : { project: request.project }),
-        ...(request.cpus === undefined ? {} : { cpus: request.cpus }),
-        ...(request.memoryMiB === undefined ? {} : { memoryMiB: request.memoryMiB }),
-        ...(request.diskGiB === undefined ? {} : { diskGiB: request.diskGiB }),
-        ...(request.host === undefined ? {} : { host: request.host }),
-        ...(request.placement === undefined ? {} : { placement: request.placement }),
-      });
-      const format = formatOf(command);
-      ctx.print(format ? renderOne(format, explanation, () => []) : renderExplanation(explanation));
-      return;
-    }
-    const operation = await client.vms.create(request);
-    await finishAction(ctx, command, client, operation, options, 'create');
-  });
+  ).action(
+    async (
+      name: string,
+      options: VmCreateOptions & CloudInitOptions & WaitOptions,
+      command: Command,
+    ) => {
+      // Checked before a client exists: a bad name, size or cloud-init file must not reach the network.
+      const request = vmCreateRequest(name, options);
+      const cloudInit = await cloudInitFromOptions(options);
+      if (cloudInit !== undefined) request.cloudInit = cloudInit;
+      const client = await ctx.client();
+      if (options.dryRun) {
+        const explanation = await client.scheduler.explain({
+          ...(request.project === undefined ? {} : { project: request.project }),
+          ...(request.cpus === undefined ? {} : { cpus: request.cpus }),
+          ...(request.memoryMiB === undefined ? {} : { memoryMiB: request.memoryMiB }),
+          ...(request.diskGiB === undefined ? {} : { diskGiB: request.diskGiB }),
+          ...(request.host === undefined ? {} : { host: request.host }),
+          ...(request.placement === undefined ? {} : { placement: request.placement }),
+        });
+        const format = formatOf(command);
+        ctx.print(
+          format ? renderOne(format, explanation, () => []) : renderExplanation(explanation),
+        );
+        return;
+      }
+      const operation = await client.vms.create(request);
+      await finishAction(ctx, command, client, operation, options, 'create');
+    },
+  );
 
   withOutput(
     vm

@@ -11,6 +11,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startTestServer, type TestServer } from '../testing.js';
 
 const run = promisify(execFile);
+const OVF = `<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+  <References><File ovf:id="file1" ovf:href="vm-disk1.vmdk"/></References>
+  <DiskSection><Info>disks</Info><Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:capacity="4194304"/></DiskSection>
+</Envelope>
+`;
 
 // Imports over real HTTP from a local file server, converted by the real qemu-img.
 let files: Awaited<ReturnType<typeof makeTempDir>>;
@@ -46,6 +52,38 @@ beforeAll(async () => {
     join(files.path, 'evil.qcow2'),
   ]);
   await writeFile(join(files.path, 'not-an-image.txt'), 'hello');
+  // An OVA as VMware exports one: the descriptor first, then a streamOptimized VMDK.
+  await run('qemu-img', [
+    'convert',
+    '-q',
+    '-f',
+    'raw',
+    '-O',
+    'vmdk',
+    '-o',
+    'subformat=streamOptimized',
+    join(files.path, 'disk.raw'),
+    join(files.path, 'vm-disk1.vmdk'),
+  ]);
+  await writeFile(join(files.path, 'vm.ovf'), OVF);
+  await run('tar', [
+    '--format=ustar',
+    '-cf',
+    join(files.path, 'vm.ova'),
+    '-C',
+    files.path,
+    'vm.ovf',
+    'vm-disk1.vmdk',
+  ]);
+  // Malformed: the descriptor names a disk the archive lacks.
+  await run('tar', [
+    '--format=ustar',
+    '-cf',
+    join(files.path, 'broken.ova'),
+    '-C',
+    files.path,
+    'vm.ovf',
+  ]);
   http = createServer((request, response) => {
     const name = (request.url ?? '/').slice(1);
     if (!/^[a-z0-9.-]+$/.test(name)) return void response.writeHead(404).end();
@@ -140,8 +178,8 @@ describe('image import by URL', () => {
 
   it('refuses an image with a backing file, a non-image and a dead URL, leaving nothing behind', async () => {
     const cases: [string, string][] = [
-      ['evil', 'VALIDATION_FAILED'],
-      ['text', 'VALIDATION_FAILED'],
+      ['evil', 'IMAGE_INVALID'],
+      ['text', 'IMAGE_INVALID'],
       ['gone', 'IMAGE_DOWNLOAD_FAILED'],
     ];
     const urls: Record<string, string> = {
@@ -267,5 +305,79 @@ describe('image import by URL', () => {
       (await server.app.inject({ url: '/api/v1/images/d3', headers: server.auth })).statusCode,
     ).toBe(404);
     await expect(stat(join(server.imageDir, d3.id))).rejects.toThrow();
+  });
+});
+
+describe('image upload', () => {
+  async function upload(query: string, file: string) {
+    return server.app.inject({
+      method: 'POST',
+      url: `/api/v1/images/upload?${query}`,
+      headers: { ...server.auth, 'content-type': 'application/octet-stream' },
+      payload: await readFile(join(files.path, file)),
+    });
+  }
+
+  it('imports an uploaded VMDK and an uploaded OVA, as qcow2', async () => {
+    const uploads: [string, string][] = [
+      ['up-vmdk', 'disk.vmdk'],
+      ['up-ova', 'vm.ova'],
+    ];
+    for (const [name, file] of uploads) {
+      const accepted = await upload(`name=${name}`, file);
+      expect(accepted.statusCode, name).toBe(202);
+      const operation = await finished(accepted.json<Operation>());
+      expect(operation, name).toMatchObject({ status: 'succeeded', kind: 'image.import' });
+      const imported = await image(name);
+      expect(imported).toMatchObject({ kind: 'disk', status: 'ready' });
+      const { stdout } = await run('qemu-img', [
+        'info',
+        '--output=json',
+        join(server.imageDir, imported.id, 'disk.qcow2'),
+      ]);
+      expect(JSON.parse(stdout)).toMatchObject({
+        format: 'qcow2',
+        'virtual-size': 4 * 1024 * 1024,
+      });
+    }
+    // Nothing of the uploads is left behind.
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(server.imageDir, '.uploads'))).toEqual([]);
+  });
+
+  it('refuses a malformed upload with 400 before storing anything', async () => {
+    const cases: [string, string, number, string][] = [
+      ['name=bad-ova', 'broken.ova', 400, 'IMAGE_INVALID'],
+      ['name=bad-text', 'not-an-image.txt', 400, 'IMAGE_INVALID'],
+      ['name=bad-backing', 'evil.qcow2', 400, 'IMAGE_INVALID'],
+      [`name=bad-sum&sha256=${'0'.repeat(64)}`, 'disk.vmdk', 400, 'IMAGE_INVALID'],
+      ['name=tiny', 'disk.vmdk', 409, 'IMAGE_NAME_TAKEN'],
+      ['name=..%2Fx', 'disk.vmdk', 400, 'VALIDATION_FAILED'],
+    ];
+    for (const [query, file, status, code] of cases) {
+      const response = await upload(query, file);
+      expect(response.statusCode, query).toBe(status);
+      expect(response.json(), query).toMatchObject({ error: { code } });
+    }
+    for (const name of ['bad-ova', 'bad-text', 'bad-backing', 'bad-sum']) {
+      const response = await server.app.inject({
+        url: `/api/v1/images/${name}`,
+        headers: server.auth,
+      });
+      expect(response.statusCode, name).toBe(404);
+    }
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(server.imageDir, '.uploads'))).toEqual([]);
+  });
+
+  it('imports an OVA by URL too, and fails a malformed one with IMAGE_INVALID', async () => {
+    const good = await finished(
+      (await importImage({ name: 'url-ova', url: `${base}/vm.ova` })).json<Operation>(),
+    );
+    expect(good).toMatchObject({ status: 'succeeded' });
+    const bad = await finished(
+      (await importImage({ name: 'url-bad', url: `${base}/broken.ova` })).json<Operation>(),
+    );
+    expect(bad).toMatchObject({ status: 'failed', error: { code: 'IMAGE_INVALID' } });
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,10 +10,11 @@ import {
   type Image,
   type ImageImport,
   type ImageKind,
+  type ImageUploadQuery,
   type Operation,
 } from '@novacron/api';
 import { assertValidName, DomainError } from '@novacron/domain';
-import { convertToQcow2, inspectForeignImage } from '@novacron/qemu';
+import { importToQcow2, inspectImportSource } from '@novacron/qemu';
 import { DEFAULT_PROJECT, type Store } from '@novacron/store';
 import {
   cancelled,
@@ -128,10 +129,7 @@ export class ImageService {
       }
       if (download.file === 'disk.qcow2') {
         await context.phase('converting to qcow2', 92);
-        const info = await inspectForeignImage(part);
-        await convertToQcow2(part, info.format, join(dir, 'disk.qcow2.part'));
-        await rename(join(dir, 'disk.qcow2.part'), join(dir, 'disk.qcow2'));
-        await rm(part, { force: true });
+        await this.convert(part, dir, context);
       } else {
         await rename(part, join(dir, download.file));
       }
@@ -142,6 +140,88 @@ export class ImageService {
     const { sha256, sizeBytes } = await checksum(dir, image.kind);
     await this.store.images.update(image.id, { status: 'ready', sha256, sizeBytes });
     return { image: image.id, sha256, sizeBytes };
+  }
+
+  /**
+   * Imports a file sent in the request body: streamed to the image store (bounded, hashed),
+   * checked (an OVA with its boot disk, or a self-contained disk image of an allowed format)
+   * before anything is stored, then converted to qcow2 in an operation. Bad input stores nothing.
+   */
+  async upload(query: ImageUploadQuery, body: Readable): Promise<Operation> {
+    assertValidName(query.name, 'image name');
+    const project = query.project ?? DEFAULT_PROJECT;
+    if ((await this.store.images.get(project, query.name)) !== undefined) {
+      throw new DomainError('IMAGE_NAME_TAKEN', `image '${query.name}' already exists`, {
+        image: query.name,
+      });
+    }
+    const uploads = join(this.imageDir, '.uploads');
+    await mkdir(uploads, { recursive: true });
+    const file = join(uploads, `${randomBytes(8).toString('hex')}.upload`);
+    try {
+      const digest = await receiveTo(body, file);
+      if (query.sha256 !== undefined && digest !== query.sha256) {
+        throw new DomainError(
+          'IMAGE_INVALID',
+          `the upload does not have the expected SHA-256: expected ${query.sha256}, got ${digest}`,
+          { expected: query.sha256, actual: digest },
+        );
+      }
+      await inspectImportSource(file);
+    } catch (error) {
+      await rm(file, { force: true });
+      throw error;
+    }
+    let image: Image;
+    try {
+      image = await this.store.images.create({
+        name: query.name,
+        project,
+        kind: 'disk',
+        status: 'importing',
+        sizeBytes: 0,
+        defaultKernelArgs: '',
+        sha256: '',
+      });
+    } catch (error) {
+      await rm(file, { force: true });
+      throw error;
+    }
+    const target = { type: 'image' as const, id: image.id, name: image.name, project };
+    return this.operations.start('image.import', target, async (context) => {
+      try {
+        const dir = join(this.imageDir, image.id);
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true });
+        await context.phase('converting to qcow2', 10);
+        await this.convert(file, dir, context);
+        await context.phase('checksumming', 96);
+        const { sha256, sizeBytes } = await checksum(dir, image.kind);
+        await this.store.images.update(image.id, { status: 'ready', sha256, sizeBytes });
+        return { image: image.id, sha256, sizeBytes };
+      } catch (error) {
+        await this.discard(image.id);
+        if (context.signal.aborted) throw cancelled(`import of image ${image.name}`);
+        throw error;
+      } finally {
+        await rm(file, { force: true });
+      }
+    });
+  }
+
+  /** The file as received (a disk image or an OVA) into the image's `disk.qcow2`; `source` goes. */
+  private async convert(source: string, dir: string, context: OperationContext): Promise<void> {
+    const found = await importToQcow2(
+      source,
+      join(dir, 'disk.qcow2.part'),
+      join(dir, 'ova-disk.part'),
+      context.signal,
+    );
+    if (found.kind === 'ova') {
+      await context.phase(`converted the OVA's boot disk ${found.bootDisk}`, 94);
+    }
+    await rename(join(dir, 'disk.qcow2.part'), join(dir, 'disk.qcow2'));
+    await rm(source, { force: true });
   }
 
   private async discard(imageId: string): Promise<void> {
@@ -258,6 +338,36 @@ async function downloadTo(
       { url },
     );
   }
+  return hash.digest('hex');
+}
+
+/** An upload's body into `path`, bounded in size; returns the SHA-256 of its bytes. */
+async function receiveTo(body: Readable, path: string): Promise<string> {
+  let received = 0;
+  const hash = createHash('sha256');
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > MAX_IMAGE_DOWNLOAD_BYTES) {
+        callback(
+          new DomainError(
+            'PAYLOAD_TOO_LARGE',
+            `an uploaded image is at most ${MAX_IMAGE_DOWNLOAD_BYTES} bytes`,
+          ),
+        );
+        return;
+      }
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(body, meter, createWriteStream(path));
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    throw new DomainError('VALIDATION_FAILED', `the upload broke off: ${reason(error)}`);
+  }
+  if (received === 0) throw new DomainError('IMAGE_INVALID', 'the upload is empty');
   return hash.digest('hex');
 }
 

@@ -13,6 +13,7 @@ import { registerVmConsole } from './routes/vms/console.js';
 import { registerVmDirtyRate } from './routes/vms/dirty-rate.js';
 import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
+import { registerVmHardware } from './routes/vms/hardware.js';
 import { registerVmList } from './routes/vms/list.js';
 import { registerVmMigrationAbort } from './routes/vms/migration-abort.js';
 import { registerVmMigrationComplete } from './routes/vms/migration-complete.js';
@@ -103,6 +104,7 @@ export function buildAgentApp(deps: AgentAppDeps) {
   registerVmList(app, deps);
   registerVmGet(app, deps);
   registerVmPut(app, deps);
+  registerVmHardware(app, deps);
   registerVmState(app, deps);
   registerVmDelete(app, deps);
   registerVmConsole(app, deps);

@@ -2,6 +2,7 @@ import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type {
   Accelerator,
+  AgentHardwareReply,
   AgentDirtyRateReply,
   AgentDiskCopy,
   AgentDiskIncomingRequest,
@@ -66,6 +67,12 @@ import {
 } from './migration/disk-mirror.js';
 import type { VmNetwork } from './network/host-network.js';
 import { StartSteps } from './start-steps.js';
+import {
+  applyHardware,
+  PartialHardwareError,
+  prepareHardware,
+  releaseHardware,
+} from './hardware.js';
 import { keepVmDisk } from './kept-disks.js';
 import { sharedDiskDir, vmDiskPath } from './paths.js';
 import type { RecordedExit, VmStateDir } from './vm-state-dir.js';
@@ -293,6 +300,37 @@ export class VmManager {
   }
 
   /**
+   * PUT hardware (ADR 23): the VM's size and devices as `spec` says, live while its QEMU runs
+   * (hot-add, block_resize, hot-plug and unplug), to its disk files while it is stopped. The spec
+   * as applied is recorded, also when a live step failed midway (then the error is answered).
+   */
+  applyHardware(spec: AgentVmSpec): Promise<AgentHardwareReply> {
+    return this.queued(spec.id, async () => {
+      const entry = this.entry(spec.id);
+      const qemu = this.liveQemu(entry);
+      if (qemu) await this.refuseWhileMigrating(spec.id, 'resize');
+      const host = {
+        diskPath: this.diskPath(spec),
+        logger: this.options.logger,
+        ...(this.options.network && { network: this.options.network }),
+      };
+      let applied: AgentVmSpec;
+      try {
+        applied = await applyHardware(entry.spec, spec, qemu, host);
+      } catch (error) {
+        if (!(error instanceof PartialHardwareError)) throw error;
+        entry.spec = { ...error.applied, desiredState: entry.spec.desiredState };
+        await this.options.stateDir.writeSpec(entry.spec);
+        throw error.toDomainError();
+      }
+      entry.spec = { ...applied, desiredState: entry.spec.desiredState };
+      await this.options.stateDir.writeSpec(entry.spec);
+      const status = await this.status(spec.id);
+      return { status, live: qemu !== null, hardware: applied.hardware ?? hardwareOfSpec(applied) };
+    });
+  }
+
+  /**
    * DELETE: stops QEMU at once if it runs and removes the VM folder, and the disk in the shared
    * pool of a VM this host knows. Idempotent. Refused while the VM migrates. With keepDisks the
    * disk is moved to its pool's kept-disks folder first, and its new path returned.
@@ -315,6 +353,7 @@ export class VmManager {
       });
       if (stray) await stray.quit();
       await this.options.network?.releaseNic(id);
+      if (entry) await releaseHardware(entry.spec, this.options.network);
       // Kept before the folder goes: a local disk lives in it. Only a disk this host owns.
       const kept =
         options.keepDisks && (entry?.spec.pool !== 'shared' || ownsSharedDisk)
@@ -355,6 +394,7 @@ export class VmManager {
         );
       }
       const mirrored = spec.pool !== 'shared';
+      refuseLocalDataDisks(spec);
       if (mirrored && existing !== undefined) {
         // A local disk here would be stale: only what an earlier failed incoming left may go.
         if (existing.migration?.role !== 'target') {
@@ -572,6 +612,7 @@ export class VmManager {
       const migration = this.requireMigration();
       const running = this.incomingDisks.get(spec.id);
       if (running) return running.nbd;
+      refuseLocalDataDisks(spec);
       if (this.vms.has(spec.id)) {
         throw new DomainError('VM_INVALID_STATE', `VM ${spec.id} is already on this host`, {
           id: spec.id,
@@ -969,6 +1010,13 @@ export class VmManager {
       const [boot, nic, cloudInitSeed] = await Promise.all([image, tap, seed, diskReady]);
       steps.lap('prepare');
       const disk = this.diskPath(entry.spec);
+      // Data disks are created if missing, never on a migration target (the source holds them).
+      const hardware = await prepareHardware(entry.spec, {
+        diskPath: disk,
+        create: mode === 'start',
+        logger,
+        ...(this.options.network && { network: this.options.network }),
+      });
       const args = buildQemuArgs(
         entry.spec,
         { ...files, disk, ...boot, ...(cloudInitSeed !== undefined && { cloudInitSeed }) },
@@ -976,6 +1024,7 @@ export class VmManager {
         {
           ...(this.options.cpuModel === undefined ? {} : { cpuModel: this.options.cpuModel }),
           ...(nic && { nic }),
+          hardware,
         },
       );
       if (mode === 'incoming') args.push('-incoming', 'defer');
@@ -1298,4 +1347,29 @@ function asQemuFailure(
     return new DomainError(code, `${what}: ${error.message}`, { qmp: error.code });
   }
   return error instanceof Error ? error : new Error(String(error));
+}
+
+function hardwareOfSpec(spec: AgentVmSpec): NonNullable<AgentVmSpec['hardware']> {
+  return (
+    spec.hardware ?? {
+      maxCpus: spec.cpus,
+      maxMemoryMiB: spec.memoryMiB,
+      hotCpus: 0,
+      dimmsMiB: [],
+      disks: [],
+      nics: [],
+    }
+  );
+}
+
+/** Only the boot disk is mirrored or copied to another host; data disks must be shared. */
+function refuseLocalDataDisks(spec: AgentVmSpec): void {
+  const disks = spec.hardware?.disks ?? [];
+  if (spec.pool !== 'shared' && disks.length > 0) {
+    throw new DomainError(
+      'MIGRATION_NOT_POSSIBLE',
+      `VM ${spec.id} has data disks (${disks.map((d) => d.name).join(', ')}) in the local pool: only its boot disk moves between hosts; remove them or use the shared pool`,
+      { id: spec.id, disks: disks.map((d) => d.name) },
+    );
+  }
 }

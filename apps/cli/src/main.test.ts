@@ -145,6 +145,25 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
       action: vi.fn(() => Promise.resolve(operation({ kind: 'vm.stop' }))),
       delete: vi.fn(() => Promise.resolve(operation({ kind: 'vm.delete' }))),
       migrate: vi.fn(() => Promise.resolve(operation({ kind: 'vm.migrate' }))),
+      resize: vi.fn(() => Promise.resolve(operation({ kind: 'vm.resize' }))),
+      addDisk: vi.fn(() => Promise.resolve(operation({ kind: 'vm.device.add' }))),
+      removeDisk: vi.fn(() => Promise.resolve(operation({ kind: 'vm.device.remove' }))),
+      addNic: vi.fn(() => Promise.resolve(operation({ kind: 'vm.device.add' }))),
+      removeNic: vi.fn(() => Promise.resolve(operation({ kind: 'vm.device.remove' }))),
+      hardware: vi.fn((name: string) =>
+        Promise.resolve({
+          vm: name,
+          cpus: 2,
+          maxCpus: 4,
+          memoryMiB: 384,
+          maxMemoryMiB: 1024,
+          diskGiB: 2,
+          disks: [{ name: 'disk1', sizeGiB: 1, slot: 0 }],
+          nics: [{ name: 'net1', mac: '52:54:00:01:02:03', slot: 1 }],
+          hotCpus: 1,
+          dimmsMiB: [128],
+        }),
+      ),
       migrationPlan: vi.fn(() =>
         Promise.resolve({
           vm: 'web',
@@ -673,6 +692,56 @@ describe('vm migrate', () => {
     expect(code).not.toBe(0);
     expect(stderr).toContain('VALIDATION_FAILED');
     expect(client.vms.migrate).not.toHaveBeenCalled();
+  });
+});
+
+describe('vm resize and hotplug', () => {
+  it('sends the sizes read from the flags', async () => {
+    const { code, stdout, client } = await cli([
+      'vm',
+      'resize',
+      'web',
+      '--cpus',
+      '2',
+      '--memory',
+      '512M',
+      '--disk',
+      '4G',
+      '--max-cpus',
+      '4',
+      '--max-memory',
+      '1G',
+    ]);
+    expect(code).toBe(0);
+    expect(client.vms.resize).toHaveBeenCalledWith('web', {
+      cpus: 2,
+      memoryMiB: 512,
+      diskGiB: 4,
+      maxCpus: 4,
+      maxMemoryMiB: 1024,
+    });
+    expect(stdout).toContain('vm.resize');
+  });
+
+  it('refuses a resize that names nothing, before asking the server', async () => {
+    const { code, stderr, client } = await cli(['vm', 'resize', 'web']);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('VALIDATION_FAILED');
+    expect(client.vms.resize).not.toHaveBeenCalled();
+  });
+
+  it('adds and removes disks and NICs, and lists them', async () => {
+    const { client } = await cli(['vm', 'disk', 'add', 'web', '--size', '2G']);
+    expect(client.vms.addDisk).toHaveBeenCalledWith('web', { sizeGiB: 2 });
+    const removed = await cli(['vm', 'disk', 'remove', 'web', 'disk1']);
+    expect(removed.client.vms.removeDisk).toHaveBeenCalledWith('web', 'disk1');
+    const listed = await cli(['vm', 'disk', 'list', 'web']);
+    expect(listed.stdout).toMatch(/disk0\s+2 GiB\s+boot/);
+    expect(listed.stdout).toMatch(/disk1\s+1 GiB\s+hotplug0/);
+    const nic = await cli(['vm', 'nic', 'add', 'web', '--nic-name', 'net2']);
+    expect(nic.client.vms.addNic).toHaveBeenCalledWith('web', { name: 'net2' });
+    const nics = await cli(['vm', 'nic', 'list', 'web']);
+    expect(nics.stdout).toContain('52:54:00:01:02:03');
   });
 });
 

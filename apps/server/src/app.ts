@@ -69,6 +69,11 @@ import { registerVmMetrics } from './routes/vms/metrics.js';
 import { registerVmMigrate } from './routes/vms/migrate.js';
 import { registerVmMigratePlan } from './routes/vms/migrate-plan.js';
 import { registerVmPatch } from './routes/vms/patch.js';
+import { registerVmDeviceRemove } from './routes/vms/device-remove.js';
+import { registerVmDiskAdd } from './routes/vms/disk-add.js';
+import { registerVmHardwareGet } from './routes/vms/hardware-get.js';
+import { registerVmNicAdd } from './routes/vms/nic-add.js';
+import { registerVmResize } from './routes/vms/resize.js';
 import { registerVmVnc } from './routes/vms/vnc.js';
 import { validatorCompiler } from './validation.js';
 import { AuditService, auditHook } from './services/audit.js';
@@ -103,6 +108,11 @@ const ROUTES = [
   registerVmList,
   registerVmGet,
   registerVmPatch,
+  registerVmHardwareGet,
+  registerVmResize,
+  registerVmDiskAdd,
+  registerVmNicAdd,
+  registerVmDeviceRemove,
   registerVmAction,
   registerVmDelete,
   registerVmConsoleOutput,

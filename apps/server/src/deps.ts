@@ -11,6 +11,7 @@ import type {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AuditService } from './services/audit.js';
 import type { ClusterTrust } from './services/cluster-trust.js';
+import type { HardwareService } from './services/hardware.js';
 import type { HostService } from './services/hosts.js';
 import type { OperationRunner } from './services/operations.js';
 import type { ImageService } from './services/images.js';
@@ -34,6 +35,8 @@ export interface ServerDeps {
   hosts: HostService;
   operations: OperationRunner;
   vms: VmService;
+  /** Resize and hotplug; the routes make one over store, hosts, operations and vms when absent. */
+  hardware?: HardwareService;
   images: ImageService;
   /** The audit log; buildApp makes one over `store` when absent. */
   audit: AuditService;

@@ -17,6 +17,7 @@ import {
   ensureTinyImageRegistered,
 } from './services/bootstrap.js';
 import { advertisedClusterUrl, ClusterTrust, serverAddresses } from './services/cluster-trust.js';
+import { HardwareService } from './services/hardware.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { Reconciler } from './services/reconciler.js';
@@ -127,6 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       defaultPool: config.defaultPool,
       scheduler,
     });
+    const hardware = new HardwareService(store, hosts, operations, vms);
     const migrations = new MigrationService(
       store,
       vms,
@@ -157,6 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       hosts,
       operations,
       vms,
+      hardware,
       migrations,
       drains,
       images,
@@ -211,6 +214,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Operations a previous process left unfinished: resumed or rolled back from their phase.
     const recovered = await operations.recover({
       ...vms.recoveryPlans(),
+      ...hardware.recoveryPlans(),
       ...migrations.recoveryPlans(),
       ...drains.recoveryPlans(),
       ...images.recoveryPlans(),

@@ -12,6 +12,7 @@ import type {
   AgentVmStateChange,
   AgentVmStatus,
 } from '@novacron/api';
+import { defaultHardware } from '@novacron/api';
 import { AccessTokens, hashPassword, newSigningSecret } from '@novacron/auth';
 import { DomainError } from '@novacron/domain';
 import { openSqliteTestStore, systemClock, type Store, type TestStore } from '@novacron/store';
@@ -96,6 +97,33 @@ export class FakeAgent implements AgentPort {
     const status: AgentVmStatus = { id, state, pid: state === 'stopped' ? null : 42, reason: null };
     this.vms.set(id, status);
     return status;
+  }
+
+  /** Like a host: CPUs and memory added to a running VM become CPU devices and DIMMs. */
+  async applyHardware(spec: AgentVmSpec) {
+    const hardware = spec.hardware ?? defaultHardware(spec);
+    this.calls.push(
+      `hardware ${spec.name} ${spec.cpus}/${spec.memoryMiB}/${spec.diskGiB} ${hardware.disks.map((d) => d.name).join(',')}${hardware.nics.map((n) => ` ${n.name}`).join('')}`,
+    );
+    await this.gate();
+    const before = this.specs.get(spec.id) ?? spec;
+    const status = this.vms.get(spec.id) ?? {
+      id: spec.id,
+      state: 'stopped',
+      pid: null,
+      reason: null,
+    };
+    const live = status.state === 'running';
+    const addedMemory = spec.memoryMiB - before.memoryMiB;
+    const applied = live
+      ? {
+          ...hardware,
+          hotCpus: hardware.hotCpus + spec.cpus - before.cpus,
+          dimmsMiB: addedMemory > 0 ? [...hardware.dimmsMiB, addedMemory] : hardware.dimmsMiB,
+        }
+      : hardware;
+    this.specs.set(spec.id, { ...spec, hardware: applied });
+    return { status, live, hardware: applied };
   }
 
   async deleteVm(id: string) {

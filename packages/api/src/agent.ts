@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AgentCloudInit } from './cloud-init.js';
+import { VmHardware } from './hardware.js';
 import { Accelerator } from './host.js';
 import { ImageKind } from './image.js';
 import { StoragePool, VmDesiredState, VmState } from './vm.js';
@@ -28,6 +29,8 @@ export const AgentVmSpec = Type.Object({
    * the cluster mounts (live migration then moves only memory). Absent means local.
    */
   pool: Type.Optional(StoragePool),
+  /** Headroom, live-added CPUs and DIMMs, data disks, extra NICs (ADR 23); absent: none. */
+  hardware: Type.Optional(VmHardware),
   /** The VM's cloud-init seed, written by the host and attached as a CD-ROM; absent: none. */
   cloudInit: Type.Optional(AgentCloudInit),
 });

@@ -55,6 +55,8 @@ export const ERROR_CODES = [
   'TOKEN_IN_URL',
   'CLOUD_INIT_INVALID',
   'IMAGE_INVALID',
+  'DISK_SHRINK_REFUSED',
+  'HOTPLUG_NOT_SUPPORTED',
   'INTERNAL',
 ] as const;
 
@@ -119,6 +121,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'PROJECT_NAME_TAKEN':
     case 'PROJECT_NOT_EMPTY':
     case 'USER_NAME_TAKEN':
+    case 'DISK_SHRINK_REFUSED':
+    case 'HOTPLUG_NOT_SUPPORTED':
       return 409;
     case 'REQUEST_TIMEOUT':
       return 408;

@@ -61,6 +61,23 @@ export {
   OperationWaitQuery,
   TERMINAL_OPERATION_STATUSES,
 } from './operation.js';
+export {
+  DATA_DISK_NAME_PATTERN,
+  defaultHardware,
+  EXTRA_NIC_NAME_PATTERN,
+  HOTPLUG_SLOTS,
+  MEMORY_HOTPLUG_STEP_MIB,
+  MEMORY_SLOTS,
+  VmDataDisk,
+  VmDeviceParams,
+  VmDiskAdd,
+  VmExtraNic,
+  VmHardware,
+  VmHardwareView,
+  VmNicAdd,
+  VmResize,
+} from './hardware.js';
+export { AgentHardwareReply } from './hardware-agent.js';
 export { Accelerator, Host, HOST_STATES, HostPage, HostPatch, HostState } from './host.js';
 export {
   Image,

@@ -21,6 +21,9 @@ export const OPERATION_KINDS = [
   'vm.resume',
   'vm.delete',
   'vm.migrate',
+  'vm.resize',
+  'vm.device.add',
+  'vm.device.remove',
   'image.import',
   'host.drain',
 ] as const;

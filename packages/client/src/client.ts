@@ -30,6 +30,10 @@ import {
   type VmMetricsSeries,
   type VmPage,
   type VmPatch,
+  type VmDiskAdd,
+  type VmHardwareView,
+  type VmNicAdd,
+  type VmResize,
 } from '@novacron/api';
 import { NovaCronApiError, NovaCronConnectionError, NovaCronError } from './errors.js';
 import { openConsoleStream, type ConsoleStream, type ConsoleStreamOptions } from './console.js';
@@ -292,6 +296,49 @@ export class VmsResource {
     return this.http.json('GET', '/api/v1/vms/:vm/metrics', {
       params: { vm: idOrName },
       query: { since: options.since },
+    });
+  }
+
+  /** The VM's size, headroom, data disks and extra NICs. */
+  hardware(idOrName: string): Promise<VmHardwareView> {
+    return this.http.json('GET', '/api/v1/vms/:vm/hardware', { params: { vm: idOrName } });
+  }
+
+  /** Answers 202 with the `vm.resize` operation; live on a running VM where QEMU can. */
+  resize(idOrName: string, request: VmResize): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/resize', {
+      params: { vm: idOrName },
+      body: request,
+    });
+  }
+
+  /** Answers 202 with the `vm.device.add` operation: a new data disk, hot-plugged if running. */
+  addDisk(idOrName: string, request: VmDiskAdd): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/disks', {
+      params: { vm: idOrName },
+      body: request,
+    });
+  }
+
+  /** Answers 202 with the `vm.device.remove` operation; the disk's file is deleted. */
+  removeDisk(idOrName: string, disk: string): Promise<Operation> {
+    return this.http.json('DELETE', '/api/v1/vms/:vm/disks/:device', {
+      params: { vm: idOrName, device: disk },
+    });
+  }
+
+  /** Answers 202 with the `vm.device.add` operation: one more NIC, hot-plugged if running. */
+  addNic(idOrName: string, request: VmNicAdd = {}): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/nics', {
+      params: { vm: idOrName },
+      body: request,
+    });
+  }
+
+  /** Answers 202 with the `vm.device.remove` operation. */
+  removeNic(idOrName: string, nic: string): Promise<Operation> {
+    return this.http.json('DELETE', '/api/v1/vms/:vm/nics/:device', {
+      params: { vm: idOrName, device: nic },
     });
   }
 }

@@ -6,6 +6,7 @@ import {
   type AgentVmSpec,
 } from '@novacron/api';
 import { DomainError } from '@novacron/domain';
+import { hardwareDeviceArgs, memoryArg, smpArg, type HardwarePaths } from './hardware-args.js';
 import type { VmFiles } from './vm-files.js';
 
 /** The VM's files plus, for `kernel` images, the kernel and initramfs to boot directly. */
@@ -23,6 +24,8 @@ export interface BuildQemuArgsOptions {
   hotplugPorts?: number;
   /** One virtio-net NIC on a tap device the agent created and attached to its bridge. */
   nic?: QemuNic;
+  /** Files of data disks and taps of extra NICs the spec's hardware names (ADR 23). */
+  hardware?: HardwarePaths;
 }
 
 /** A NIC backed by an existing tap device (QEMU runs no scripts: `-sandbox spawn=deny`). */
@@ -86,9 +89,9 @@ export function buildQemuArgs(
     '-cpu',
     cpuModel,
     '-m',
-    `${spec.memoryMiB}M`,
+    memoryArg(spec),
     '-smp',
-    String(spec.cpus),
+    smpArg(spec),
     // No default devices (no NIC ROM, no default serial or monitor); -nographic is still needed
     // for SeaBIOS to print on the serial port. Allowed together with our own chardevs.
     '-nodefaults',
@@ -141,6 +144,9 @@ export function buildQemuArgs(
   }
 
   if (paths.cloudInitSeed !== undefined) args.push(...cloudInitCdrom(paths.cloudInitSeed));
+
+  // CPUs and DIMMs added live, data disks and extra NICs: the same machine on every start.
+  args.push(...hardwareDeviceArgs(spec, cpuModel, options.hardware ?? {}, opt));
 
   if (spec.image.kind === 'kernel') {
     if (!paths.kernel || !paths.initrd) {

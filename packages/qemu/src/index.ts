@@ -56,6 +56,23 @@ export {
   type OvfDescriptor,
   type TarEntry,
 } from './ova.js';
+export {
+  assertValidHardware,
+  bootCpus,
+  bootMemoryMiB,
+  cpuDeviceId,
+  cpuDeviceType,
+  cpuHotplugEnabled,
+  dimmBackendId,
+  dimmId,
+  hardwareDeviceArgs,
+  hardwareOf,
+  hotplugBus,
+  memoryArg,
+  memoryHotplugEnabled,
+  smpArg,
+  type HardwarePaths,
+} from './hardware-args.js';
 export { silentLogger, type QemuLogger } from './logger.js';
 export {
   checkHostPrerequisites,

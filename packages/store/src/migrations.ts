@@ -417,5 +417,26 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.dropTable('vm_cloud_init').execute();
       },
     },
+
+    // Resize and hotplug (docs/adr/0023-resize-and-hotplug.md): a VM's headroom, live-added CPUs
+    // and DIMMs, data disks and extra NICs, as JSON beside its row; the data disks' total size is a
+    // column so that the project's disk usage can sum it.
+    '0010_hotplug': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('vm_hardware')
+          .addColumn('vm_id', 'text', (c) =>
+            c.primaryKey().references('vms.id').onDelete('cascade'),
+          )
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('data_disk_gib', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('vm_hardware').execute();
+      },
+    },
   };
 }

@@ -209,6 +209,15 @@ export interface VmCloudInitTable {
   created_at: string;
 }
 
+export interface VmHardwareTable {
+  vm_id: string;
+  /** JSON: the VM's VmHardware. */
+  data: string;
+  /** The sum of its data disks' sizes, for the project's disk usage. */
+  data_disk_gib: number;
+  updated_at: string;
+}
+
 export interface Tables {
   projects: ProjectsTable;
   users: UsersTable;
@@ -226,5 +235,6 @@ export interface Tables {
   audit_log: AuditLogTable;
   second_factors: SecondFactorsTable;
   recovery_codes: RecoveryCodesTable;
+  vm_hardware: VmHardwareTable;
   vm_cloud_init: VmCloudInitTable;
 }

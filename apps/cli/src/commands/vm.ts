@@ -35,6 +35,7 @@ import {
 import { listAll } from '../paging.js';
 import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
 import { registerVmMetricsCommand } from './metrics.js';
+import { registerVmHardwareCommands } from './vm-hardware.js';
 import { registerVmMigrateCommand } from './vm-migrate.js';
 import { cloudInitFromOptions, type CloudInitOptions } from './vm-cloud-init.js';
 import { attachConsole } from './vm-console.js';
@@ -237,6 +238,7 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
   const vm = program.command('vm').description('create, list and drive virtual machines');
   registerVmMetricsCommand(vm, ctx);
   registerVmMigrateCommand(vm, ctx);
+  registerVmHardwareCommands(vm, ctx);
 
   addWaitOptions(
     withOutput(

@@ -2,6 +2,7 @@ import type { Agent } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import {
   ERROR_CODES,
+  type AgentHardwareReply,
   type AgentDirtyRateReply,
   type AgentDirtyRateRequest,
   type AgentHostInfo,
@@ -37,6 +38,8 @@ export interface AgentPort {
   listVms(): Promise<AgentVmStatus[]>;
   ensureVm(spec: AgentVmSpec): Promise<AgentVmStatus>;
   changeState(id: string, change: AgentVmStateChange): Promise<AgentVmStatus>;
+  /** Resize and hotplug (ADR 23); absent on agents older than it. */
+  applyHardware?(spec: AgentVmSpec): Promise<AgentHardwareReply>;
   /** With keepDisks the host moves the disk aside and answers where (older agents: nothing). */
   deleteVm(id: string, options?: { keepDisks?: boolean }): Promise<AgentVmDeleted | void>;
   consoleOutput(id: string, tailBytes?: number): Promise<string>;
@@ -106,6 +109,11 @@ export class HttpsAgentClient implements AgentPort {
   ensureVm(spec: AgentVmSpec): Promise<AgentVmStatus> {
     // Starting QEMU includes pulling the image and creating the disk: allow more than a plain call.
     return this.call<AgentVmStatus>('PUT', `/v1/vms/${spec.id}`, spec, 10 * 60_000);
+  }
+
+  applyHardware(spec: AgentVmSpec): Promise<AgentHardwareReply> {
+    // An unplug waits for the guest to let the device go (up to 30 s on the host).
+    return this.call<AgentHardwareReply>('PUT', `/v1/vms/${spec.id}/hardware`, spec, 2 * 60_000);
   }
 
   changeState(id: string, change: AgentVmStateChange): Promise<AgentVmStatus> {

@@ -35,6 +35,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
+import { hardwareForSpec } from './hardware.js';
 import type { HostService } from './hosts.js';
 import { cpuModelOf, DEFAULT_SCHEDULER_SETTINGS, SchedulerService } from './scheduler.js';
 import {
@@ -57,7 +58,11 @@ const RECOVERY_HOST_WAIT_MS = 60_000;
 const PATCH_ATTEMPTS = 5;
 
 /** Migration has its own service and recovery (services/migrations.ts). */
-type VmOperationKind = Exclude<Extract<OperationKind, `vm.${string}`>, 'vm.migrate'>;
+type VmOperationKind = Exclude<
+  Extract<OperationKind, `vm.${string}`>,
+  // Resize and hotplug: services/hardware.ts.
+  'vm.migrate' | 'vm.resize' | 'vm.device.add' | 'vm.device.remove'
+>;
 
 /**
  * What a restarted server does with a VM operation it finds unfinished, by kind and recorded
@@ -598,11 +603,13 @@ export class VmService {
    */
   /** What the VM's host is told to run (the image as the store knows it now). */
   async agentSpec(vm: Vm): Promise<AgentVmSpec> {
-    const [image, cloudInit] = await Promise.all([
+    const [image, cloudInit, stored] = await Promise.all([
       this.imageOf(vm),
       this.store.cloudInit.get(vm.id),
+      this.store.hardware.get(vm.id),
     ]);
-    return specOf(vm, image, cloudInit);
+    const hardware = hardwareForSpec(vm, stored);
+    return { ...specOf(vm, image, cloudInit), ...(hardware !== undefined && { hardware }) };
   }
 
   /**
@@ -637,7 +644,7 @@ export class VmService {
    * QUOTA_EXCEEDED when adding `delta` to what the project's VMs hold passes one of its quotas.
    * Race-free only inside a transaction that holds the project's lock (`repos` is then its own).
    */
-  private async assertQuota(
+  async assertQuota(
     projectName: string,
     delta: { cpus: number; memoryMiB: number; diskGiB: number; vms: number },
     repos: Repositories = this.store,

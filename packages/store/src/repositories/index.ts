@@ -2,6 +2,7 @@ import type { Scope, StoreContext } from '../context.js';
 import { createApiTokenRepository, type ApiTokenRepository } from './api-tokens.js';
 import { createCloudInitRepository, type CloudInitRepository } from './cloud-init.js';
 import { createAuditRepository, type AuditRepository } from './audit.js';
+import { createHardwareRepository, type HardwareRepository } from './hardware.js';
 import { createEventRepository, type EventRepository } from './events.js';
 import { createHostRepository, type HostRepository } from './hosts.js';
 import { createImageRepository, type ImageRepository } from './images.js';
@@ -29,6 +30,7 @@ export interface Repositories {
   readonly apiTokens: ApiTokenRepository;
   readonly audit: AuditRepository;
   readonly secondFactors: SecondFactorRepository;
+  readonly hardware: HardwareRepository;
   readonly cloudInit: CloudInitRepository;
 }
 
@@ -47,6 +49,7 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     apiTokens: createApiTokenRepository(ctx, scope),
     audit: createAuditRepository(ctx, scope),
     secondFactors: createSecondFactorRepository(ctx, scope),
+    hardware: createHardwareRepository(ctx, scope),
     cloudInit: createCloudInitRepository(ctx, scope),
   };
 }

@@ -128,10 +128,20 @@ export function createProjectRepository(ctx: StoreContext, scope: Scope): Projec
           eb.fn.countAll<number>().as('vms'),
         ])
         .executeTakeFirstOrThrow();
+      // Data disks (ADR 23) count towards the disk quota too.
+      const data = await db
+        .selectFrom('vm_hardware')
+        .innerJoin('vms', 'vms.id', 'vm_hardware.vm_id')
+        .innerJoin('projects', 'projects.id', 'vms.project_id')
+        .where('projects.name', '=', name)
+        .select((eb) =>
+          eb.fn.coalesce(eb.fn.sum<number>('vm_hardware.data_disk_gib'), eb.lit(0)).as('disk'),
+        )
+        .executeTakeFirstOrThrow();
       return {
         vcpus: Number(row.vcpus),
         memoryMiB: Number(row.memory),
-        diskGiB: Number(row.disk),
+        diskGiB: Number(row.disk) + Number(data.disk),
         vms: Number(row.vms),
       };
     },

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import type {
   RestartPolicy,
   StoragePool,
@@ -125,6 +125,13 @@ export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
 export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepository {
+  // A VM by id is the read the API makes most: its query is built and compiled once.
+  let byId: CompiledQuery<VmRow> | undefined;
+  const vmById = (id: string): CompiledQuery<VmRow> => {
+    byId ??= selectVms(scope.db).where('vms.id', '=', id).compile();
+    if (byId.parameters.length !== 1) throw new Error('a VM by id takes exactly one parameter');
+    return { ...byId, parameters: [id] };
+  };
   return {
     async countByState() {
       const rows = await scope.db
@@ -214,7 +221,7 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
 
     async get(project, idOrName) {
       const row =
-        (await selectVms(scope.db).where('vms.id', '=', idOrName).executeTakeFirst()) ??
+        (await scope.db.executeQuery(vmById(idOrName))).rows[0] ??
         (await selectVms(scope.db)
           .where('projects.name', '=', project ?? DEFAULT_PROJECT)
           .where('vms.name', '=', idOrName)

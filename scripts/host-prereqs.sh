@@ -22,6 +22,12 @@ if [[ "${1:-}" == "--with-test-deps" ]]; then
   needed[ip]=iproute2
   # The dashboard's browser tests drive Debian's Chromium through playwright-core.
   needed[chromium]=chromium
+  # The guest-os tier builds a Debian image with cloud-init (debootstrap, mkfs.ext4 -d) and
+  # reads seed ISOs (isoinfo); the import tests make OVAs with tar.
+  needed[debootstrap]=debootstrap
+  needed[mkfs.ext4]=e2fsprogs
+  needed[isoinfo]=genisoimage
+  needed[tar]=tar
 fi
 if [[ "${1:-}" == "--with-bench-deps" ]]; then
   needed[wrk]=wrk

@@ -64,6 +64,7 @@ import { registerVmConsoleOutput } from './routes/vms/console-output.js';
 import { registerVmCreate } from './routes/vms/create.js';
 import { registerVmDelete } from './routes/vms/delete.js';
 import { registerVmGet } from './routes/vms/get.js';
+import { registerVmCloudInitGet } from './routes/vms/cloud-init-get.js';
 import { registerVmList } from './routes/vms/list.js';
 import { registerVmMetrics } from './routes/vms/metrics.js';
 import { registerVmMigrate } from './routes/vms/migrate.js';
@@ -75,12 +76,6 @@ import { registerVmHardwareGet } from './routes/vms/hardware-get.js';
 import { registerVmNicAdd } from './routes/vms/nic-add.js';
 import { registerVmResize } from './routes/vms/resize.js';
 import { registerVmVnc } from './routes/vms/vnc.js';
-import { registerVmClone } from './routes/vms/clone.js';
-import { registerVmSnapshotCreate } from './routes/vms/snapshot-create.js';
-import { registerVmSnapshotDelete } from './routes/vms/snapshot-delete.js';
-import { registerVmSnapshotList } from './routes/vms/snapshot-list.js';
-import { registerVmSnapshotRevert } from './routes/vms/snapshot-revert.js';
-import { registerVmTemplate } from './routes/vms/template.js';
 import { validatorCompiler } from './validation.js';
 import { AuditService, auditHook } from './services/audit.js';
 
@@ -113,6 +108,7 @@ const ROUTES = [
   registerVmCreate,
   registerVmList,
   registerVmGet,
+  registerVmCloudInitGet,
   registerVmPatch,
   registerVmHardwareGet,
   registerVmResize,
@@ -127,12 +123,6 @@ const ROUTES = [
   registerVmMigratePlan,
   registerVmConsoleStream,
   registerVmVnc,
-  registerVmSnapshotList,
-  registerVmSnapshotCreate,
-  registerVmSnapshotRevert,
-  registerVmSnapshotDelete,
-  registerVmClone,
-  registerVmTemplate,
   registerHostList,
   registerHostGet,
   registerHostMetrics,

@@ -55,6 +55,15 @@ describe('VM create with cloud-init', () => {
     expect(await waitFor(started.json<Operation>())).toMatchObject({ status: 'succeeded' });
     expect(server.agent.specs.get(vm.id)?.cloudInit?.instanceId).toBe(`iid-${vm.id}`);
     expect(await server.vms.agentSpec(vm)).toMatchObject({ cloudInit: { hostname: 'web-1' } });
+    // What a user sees of it: never the user-data itself.
+    const summary = await call('GET', '/api/v1/vms/web-1/cloud-init');
+    expect(summary.json()).toEqual({
+      instanceId: `iid-${vm.id}`,
+      hostname: 'web-1',
+      sshKeys: 1,
+      userDataBytes: 35,
+      networkConfig: false,
+    });
   });
 
   it('sends no seed for a VM created without cloud-init', async () => {
@@ -62,6 +71,9 @@ describe('VM create with cloud-init', () => {
     await waitFor(created.json<Operation>());
     const vm = await server.vms.get('plain');
     expect(server.agent.specs.get(vm.id)?.cloudInit).toBeUndefined();
+    const summary = await call('GET', '/api/v1/vms/plain/cloud-init');
+    expect(summary.statusCode).toBe(200);
+    expect(summary.json()).toBeNull();
   });
 
   it('refuses bad cloud-init data with 400 and stores nothing', async () => {

@@ -28,14 +28,34 @@ export async function describeApi(): Promise<OpenApiDocument> {
       throw new Error('describeApi: a route used the clock while being registered');
     },
   });
-  const deps = new Proxy({ logger, audit, loginGuard } as ServerDeps, {
-    get(target, key) {
-      if (key === 'logger' || key === 'then' || key === 'audit' || key === 'loginGuard') {
-        return target[key as keyof ServerDeps];
-      }
-      throw new Error(`describeApi: a route used deps.${String(key)} while being registered`);
+  // The request caches buildApp would make read the store when built: stand-ins that never do.
+  const principals = { guard: (store: Store) => store };
+  const deps = new Proxy(
+    {
+      logger,
+      audit,
+      loginGuard,
+      principals,
+      vmCache: {},
+      store: unusedStore,
+    } as unknown as ServerDeps,
+    {
+      get(target, key) {
+        if (
+          key === 'logger' ||
+          key === 'then' ||
+          key === 'audit' ||
+          key === 'loginGuard' ||
+          key === 'principals' ||
+          key === 'vmCache' ||
+          key === 'store'
+        ) {
+          return target[key as keyof ServerDeps];
+        }
+        throw new Error(`describeApi: a route used deps.${String(key)} while being registered`);
+      },
     },
-  });
+  );
   const app = buildApp(deps);
   try {
     const response = await app.inject({ url: OPENAPI_PATH });

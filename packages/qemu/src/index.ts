@@ -95,13 +95,6 @@ export {
   type QemuImgOptions,
 } from './qemu-img.js';
 export {
-  assertSnapshotName,
-  copyDisk,
-  diskSnapshot,
-  listDiskSnapshots,
-  type DiskSnapshot,
-} from './disk-snapshots.js';
-export {
   QemuInstance,
   type AttachQemuOptions,
   type LaunchQemuOptions,

@@ -124,6 +124,20 @@ describe('the migrate operation', () => {
     });
   });
 
+  it('gives the target the same cloud-init seed data, so it writes the same seed', async () => {
+    const vm = await runningVm('seeded');
+    const seed = {
+      instanceId: `iid-${vm.id}`,
+      hostname: 'seeded',
+      sshKeys: [],
+      userData: '#cloud-config\n',
+    };
+    await testStore.store.cloudInit.put(vm.id, seed);
+    const started = await migrations.migrate('seeded', {});
+    expect(await operations.wait(started.id, 5000)).toMatchObject({ status: 'succeeded' });
+    expect(agents.h2!.specs.get(vm.id)?.cloudInit).toEqual(seed);
+  });
+
   it('mirrors a local disk before the stream, and refuses post-copy for it', async () => {
     const vm = await runningVm('local', 'local');
     const postcopy = await migrations

@@ -15,7 +15,13 @@ export function registerImageUpload(app: ServerApp, deps: ServerDeps): void {
     '/api/v1/images/upload',
     {
       config: { permission: 'image.import', scope: 'query' },
-      schema: { querystring: ImageUploadQuery, response: { 202: Operation } },
+      schema: {
+        summary: 'Upload an image file (a disk image or an OVA)',
+        description:
+          'The request body (`Content-Type: application/octet-stream`) is the file: qcow2, raw, VMDK, VHD (vpc), VHDX, VDI, or an OVA whose boot disk is taken. It is checked before anything is stored (`400 IMAGE_INVALID`), then converted to qcow2 in an `image.import` operation.',
+        querystring: ImageUploadQuery,
+        response: { 202: Operation },
+      },
     },
     async (request, reply) => {
       const operation = await deps.images.upload(request.query, request.body as Readable);

@@ -99,7 +99,6 @@ export async function applyHardware(
   if (wanted.id !== current.id) throw new DomainError('VALIDATION_FAILED', 'the spec id changed');
   const from = hardwareOf(current);
   const to = hardwareOf(wanted);
-  assertValidHardware(wanted);
   return qemu === null
     ? applyOffline(current, wanted, from, to, host)
     : applyLive(current, wanted, from, to, qemu, host);
@@ -112,6 +111,7 @@ async function applyOffline(
   to: VmHardware,
   host: HardwareHost,
 ): Promise<AgentVmSpec> {
+  assertValidHardware(wanted);
   const removed = from.disks.filter((disk) => !to.disks.some((d) => d.name === disk.name));
   await assertNoShrink(host, current, wanted, from, to);
   // A stopped VM boots with all of its CPUs and memory: a new size starts without hot devices.
@@ -183,6 +183,7 @@ async function applyLive(
       throw stopFirst('cannot add memory', `all ${MEMORY_SLOTS} memory slots are taken`);
     }
   }
+  assertValidHardware(wanted);
   await assertNoShrink(host, current, wanted, from, to);
   const addedDisks = to.disks.filter((disk) => !from.disks.some((d) => d.name === disk.name));
   const removedDisks = from.disks.filter((disk) => !to.disks.some((d) => d.name === disk.name));

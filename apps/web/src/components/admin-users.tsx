@@ -1,0 +1,410 @@
+'use client';
+
+import { ROLE_NAMES, type RoleName, type User, type UserCreate } from '@novacron/api';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { ColumnDef } from '@tanstack/react-table';
+import { useMemo, useState, type FormEvent } from 'react';
+import { formatAgo } from '../lib/format';
+import { useApi, useSession } from '../lib/session';
+import { DataTable } from './data-table';
+import { Dialog } from './dialog';
+import { Badge, Button, EmptyState, ErrorBox, Field, Input, Select } from './ui';
+
+export function useUsers() {
+  const api = useApi();
+  return useQuery({ queryKey: ['users'], queryFn: () => api.users.list() });
+}
+
+export function useProjects() {
+  const api = useApi();
+  return useQuery({ queryKey: ['projects'], queryFn: () => api.projects.list() });
+}
+
+function CreateUserDialog({
+  open,
+  onOpenChange,
+}: {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+}) {
+  const api = useApi();
+  const queries = useQueryClient();
+  const projects = useProjects();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [clusterAdmin, setClusterAdmin] = useState(false);
+  const [role, setRole] = useState<RoleName>('viewer');
+  const [project, setProject] = useState('');
+  const create = useMutation({
+    mutationFn: (request: UserCreate) => api.users.create(request),
+    onSuccess: () => {
+      void queries.invalidateQueries({ queryKey: ['users'] });
+      onOpenChange(false);
+      setUsername('');
+      setPassword('');
+      setClusterAdmin(false);
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate(
+      clusterAdmin
+        ? { username, password, clusterAdmin: true }
+        : { username, password, role, ...(project === '' ? {} : { project }) },
+    );
+  };
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange} title="Create a user">
+      <form className="flex flex-col gap-3" onSubmit={submit}>
+        <Field label="Username" hint="Lowercase letters, digits, - and _">
+          {(props) => (
+            <Input
+              {...props}
+              required
+              autoComplete="off"
+              value={username}
+              onChange={(e) => setUsername(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Initial password" hint="At least 8 characters; tell it to the user">
+          {(props) => (
+            <Input
+              {...props}
+              type="password"
+              required
+              minLength={8}
+              autoComplete="new-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
+        </Field>
+        <label className="flex items-center gap-2 text-sm">
+          <input
+            type="checkbox"
+            checked={clusterAdmin}
+            onChange={(e) => setClusterAdmin(e.target.checked)}
+          />
+          Cluster admin (every permission in every project)
+        </label>
+        {clusterAdmin ? null : (
+          <div className="grid gap-3 sm:grid-cols-2">
+            <Field label="Role">
+              {(props) => (
+                <Select
+                  {...props}
+                  value={role}
+                  onChange={(e) => setRole(e.target.value as RoleName)}
+                >
+                  {ROLE_NAMES.map((name) => (
+                    <option key={name} value={name}>
+                      {name}
+                    </option>
+                  ))}
+                </Select>
+              )}
+            </Field>
+            <Field label="In project">
+              {(props) => (
+                <Select {...props} value={project} onChange={(e) => setProject(e.target.value)}>
+                  <option value="">default</option>
+                  {(projects.data?.items ?? [])
+                    .filter((p) => p.name !== 'default')
+                    .map((p) => (
+                      <option key={p.id} value={p.name}>
+                        {p.name}
+                      </option>
+                    ))}
+                </Select>
+              )}
+            </Field>
+          </div>
+        )}
+        <ErrorBox error={create.error} title="The user was not created" />
+        <div className="mt-2 flex justify-end gap-2">
+          <Button onClick={() => onOpenChange(false)}>Cancel</Button>
+          <Button type="submit" variant="primary" busy={create.isPending}>
+            Create user
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function PasswordDialog({ user, onClose }: { user: User | undefined; onClose: () => void }) {
+  const api = useApi();
+  const [password, setPassword] = useState('');
+  const [done, setDone] = useState(false);
+  const change = useMutation({
+    mutationFn: () => api.users.setPassword(user?.username ?? '', password),
+    onSuccess: () => {
+      setPassword('');
+      setDone(true);
+    },
+  });
+  const close = () => {
+    setDone(false);
+    setPassword('');
+    change.reset();
+    onClose();
+  };
+  return (
+    <Dialog
+      open={user !== undefined}
+      onOpenChange={(open) => {
+        if (!open) close();
+      }}
+      title={`Reset the password of ${user?.username ?? ''}`}
+      description="The user logs in with the new password from now on."
+    >
+      {done ? (
+        <div className="flex flex-col gap-3">
+          <p role="status" className="text-sm">
+            The password of {user?.username} was changed.
+          </p>
+          <div className="flex justify-end">
+            <Button variant="primary" onClick={close}>
+              Done
+            </Button>
+          </div>
+        </div>
+      ) : (
+        <form
+          className="flex flex-col gap-3"
+          onSubmit={(e) => {
+            e.preventDefault();
+            change.mutate();
+          }}
+        >
+          <Field label="New password" hint="At least 8 characters">
+            {(props) => (
+              <Input
+                {...props}
+                type="password"
+                required
+                minLength={8}
+                autoComplete="new-password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+              />
+            )}
+          </Field>
+          <ErrorBox error={change.error} title="The password was not changed" />
+          <div className="flex justify-end gap-2">
+            <Button onClick={close}>Cancel</Button>
+            <Button type="submit" variant="primary" busy={change.isPending}>
+              Set password
+            </Button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+function SecondFactorDialog({ user, onClose }: { user: User | undefined; onClose: () => void }) {
+  const api = useApi();
+  const [answer, setAnswer] = useState<boolean | undefined>(undefined);
+  const change = useMutation({
+    mutationFn: (required: boolean) => api.setTotpRequired(user?.username ?? '', required),
+    onSuccess: (result) => setAnswer(result.required),
+  });
+  const close = () => {
+    setAnswer(undefined);
+    change.reset();
+    onClose();
+  };
+  return (
+    <Dialog
+      open={user !== undefined}
+      onOpenChange={(open) => {
+        if (!open) close();
+      }}
+      title={`Second factor of ${user?.username ?? ''}`}
+      description="Required: the user must enrol a TOTP app at the next login, and give its code at every login."
+    >
+      {answer === undefined ? null : (
+        <p role="status" className="mb-3 text-sm">
+          A second factor is {answer ? 'now required' : 'no longer required'} of {user?.username}.
+        </p>
+      )}
+      <ErrorBox error={change.error} title="The change was refused" />
+      <div className="mt-3 flex flex-wrap justify-end gap-2">
+        <Button busy={change.isPending && change.variables} onClick={() => change.mutate(true)}>
+          Require it
+        </Button>
+        <Button busy={change.isPending && !change.variables} onClick={() => change.mutate(false)}>
+          Stop requiring it
+        </Button>
+        <Button variant="primary" onClick={close}>
+          Close
+        </Button>
+      </div>
+    </Dialog>
+  );
+}
+
+export function UsersPanel() {
+  const api = useApi();
+  const queries = useQueryClient();
+  const { session } = useSession();
+  const users = useUsers();
+  const [search, setSearch] = useState('');
+  const [creating, setCreating] = useState(false);
+  const [resetting, setResetting] = useState<User | undefined>(undefined);
+  const [factor, setFactor] = useState<User | undefined>(undefined);
+  const [toDelete, setToDelete] = useState<User | undefined>(undefined);
+  const remove = useMutation({
+    mutationFn: (user: User) => api.users.delete(user.username),
+    onSuccess: () => {
+      setToDelete(undefined);
+      void queries.invalidateQueries({ queryKey: ['users'] });
+    },
+  });
+
+  const columns = useMemo<ColumnDef<User, unknown>[]>(
+    () => [
+      {
+        id: 'username',
+        header: 'Username',
+        accessorKey: 'username',
+        cell: ({ row }) => <span className="font-medium">{row.original.username}</span>,
+      },
+      {
+        id: 'roles',
+        header: 'Roles',
+        accessorFn: (user) =>
+          user.clusterAdmin
+            ? 'cluster admin'
+            : user.bindings.map((b) => `${b.role} in ${b.project}`).join(', '),
+        cell: ({ row }) => (
+          <span className="flex flex-wrap gap-1">
+            {row.original.clusterAdmin ? <Badge tone="warn">cluster admin</Badge> : null}
+            {row.original.bindings.map((b) => (
+              <Badge key={`${b.project}:${b.role}`} tone="info">
+                {b.role} in {b.project}
+              </Badge>
+            ))}
+            {!row.original.clusterAdmin && row.original.bindings.length === 0 ? (
+              <span className="text-muted">none</span>
+            ) : null}
+          </span>
+        ),
+      },
+      {
+        id: 'created',
+        header: 'Created',
+        accessorKey: 'createdAt',
+        cell: ({ row }) => (
+          <span title={row.original.createdAt}>{formatAgo(row.original.createdAt)}</span>
+        ),
+      },
+      {
+        id: 'actions',
+        header: '',
+        enableSorting: false,
+        cell: ({ row }) => (
+          <span className="flex flex-wrap justify-end gap-1.5">
+            <Button
+              aria-label={`Reset the password of ${row.original.username}`}
+              onClick={() => setResetting(row.original)}
+            >
+              Password
+            </Button>
+            <Button
+              aria-label={`Second factor of ${row.original.username}`}
+              onClick={() => setFactor(row.original)}
+            >
+              2FA
+            </Button>
+            <Button
+              variant="danger"
+              aria-label={`Delete user ${row.original.username}`}
+              disabled={row.original.username === session?.username}
+              title={
+                row.original.username === session?.username
+                  ? 'You cannot delete yourself'
+                  : undefined
+              }
+              onClick={() => {
+                remove.reset();
+                setToDelete(row.original);
+              }}
+            >
+              Delete
+            </Button>
+          </span>
+        ),
+      },
+    ],
+    [remove, session?.username],
+  );
+
+  return (
+    <div className="flex flex-col gap-3">
+      <div className="flex flex-wrap items-end justify-between gap-3">
+        <div className="w-full max-w-xs">
+          <Field label="Search users">
+            {(props) => (
+              <Input
+                {...props}
+                type="search"
+                value={search}
+                onChange={(e) => setSearch(e.target.value)}
+              />
+            )}
+          </Field>
+        </div>
+        <Button variant="primary" onClick={() => setCreating(true)}>
+          Create user
+        </Button>
+      </div>
+      <DataTable
+        label="Users"
+        rows={users.data?.items}
+        columns={columns}
+        getRowId={(user) => user.id}
+        search={search}
+        loading={users.isLoading}
+        error={users.error}
+        empty={
+          <EmptyState
+            title="No users"
+            action={
+              <Button variant="primary" onClick={() => setCreating(true)}>
+                Create a user
+              </Button>
+            }
+          />
+        }
+      />
+      <CreateUserDialog open={creating} onOpenChange={setCreating} />
+      <PasswordDialog user={resetting} onClose={() => setResetting(undefined)} />
+      <SecondFactorDialog user={factor} onClose={() => setFactor(undefined)} />
+      <Dialog
+        open={toDelete !== undefined}
+        onOpenChange={(open) => {
+          if (!open) setToDelete(undefined);
+        }}
+        title={`Delete user ${toDelete?.username ?? ''}?`}
+        description="The user can no longer log in; their sessions and API tokens stop working."
+      >
+        <ErrorBox error={remove.error} title="The delete was refused" />
+        <div className="mt-4 flex justify-end gap-2">
+          <Button onClick={() => setToDelete(undefined)}>Cancel</Button>
+          <Button
+            variant="danger"
+            busy={remove.isPending}
+            onClick={() => {
+              if (toDelete !== undefined) remove.mutate(toDelete);
+            }}
+          >
+            Delete
+          </Button>
+        </div>
+      </Dialog>
+    </div>
+  );
+}

@@ -29,6 +29,7 @@ import { registerVmMigrationSwitchover } from './routes/vms/migration-switchover
 import { registerVmMigrationTune } from './routes/vms/migration-tune.js';
 import { registerVmPut } from './routes/vms/put.js';
 import { registerVmState } from './routes/vms/state.js';
+import { registerVmSnapshots } from './routes/vms/snapshots.js';
 import type { VmManager } from './vm-manager.js';
 
 export interface AgentAppDeps {
@@ -107,6 +108,7 @@ export function buildAgentApp(deps: AgentAppDeps) {
   registerVmHardware(app, deps);
   registerVmState(app, deps);
   registerVmDelete(app, deps);
+  registerVmSnapshots(app, deps);
   registerVmConsole(app, deps);
   registerVmConsoleStreams(app, deps);
   registerVmMigrationIncoming(app, deps);

@@ -96,6 +96,21 @@ export interface VmManagerOptions {
   migration?: { address: string; tlsDir: string | null };
 }
 
+/** One VM as disk-level work sees it, inside its action queue (VmManager.withVm). */
+export interface ManagedVm {
+  spec: AgentVmSpec;
+  disk: string;
+  /** Where another VM's disk goes on this host (a clone's). */
+  diskOf(spec: Pick<AgentVmSpec, 'id' | 'pool'>): string;
+  /** The running QEMU, or null. */
+  qemu(): QemuInstance | null;
+  status(): Promise<AgentVmStatus>;
+  /** Quits QEMU at once (no guest shutdown) and waits for its exit to be recorded. */
+  powerOff(): Promise<void>;
+  /** Starts QEMU with the VM's command line plus `extraArgs` (e.g. `-loadvm TAG`). */
+  start(extraArgs?: readonly string[]): Promise<void>;
+}
+
 /**
  * This host's part in a live migration of the VM: sending it (and mirroring its local disk), or
  * receiving it (and exporting the fresh disk over NBD).
@@ -943,6 +958,31 @@ export class VmManager {
     return kind === 'serial' ? files.serialSocket : files.vncSocket;
   }
 
+  /**
+   * Runs `work` in the VM's action queue with what disk-level work needs (snapshots and clones,
+   * snapshots.ts): its spec and disk, its QEMU if one runs, and a way to stop and start it.
+   * Refused while the VM migrates.
+   */
+  withVm<T>(id: string, work: (vm: ManagedVm) => Promise<T>): Promise<T> {
+    return this.queued(id, async () => {
+      const entry = this.entry(id);
+      if (this.liveQemu(entry)) await this.refuseWhileMigrating(id, 'snapshot or clone');
+      return work({
+        spec: entry.spec,
+        disk: this.diskPath(entry.spec),
+        diskOf: (spec) => this.diskPath(spec),
+        qemu: () => this.liveQemu(entry),
+        status: () => this.status(id),
+        powerOff: async () => {
+          await this.stop(id, entry, { action: 'stop', force: true });
+          await entry.exitRecorded;
+        },
+        start: (extraArgs = []) =>
+          this.launch(id, entry, 'start', new StartSteps(), Promise.resolve(), extraArgs),
+      });
+    });
+  }
+
   /** Lets go of every QEMU (they keep running) and refuses further actions. */
   async close(): Promise<void> {
     this.closed = true;
@@ -996,6 +1036,7 @@ export class VmManager {
     mode: 'start' | 'incoming',
     steps = new StartSteps(),
     diskReady: Promise<void> = Promise.resolve(),
+    extraArgs: readonly string[] = [],
   ): Promise<void> {
     const { stateDir, logger } = this.options;
     const files = stateDir.files(id);
@@ -1028,6 +1069,7 @@ export class VmManager {
         },
       );
       if (mode === 'incoming') args.push('-incoming', 'defer');
+      args.push(...extraArgs);
       const qemu = await QemuInstance.launch({
         vmId: id,
         args,

@@ -131,6 +131,12 @@ function fakeClient(options: { waitStatuses?: Operation[] } = {}) {
     ),
     vms: {
       create: vi.fn(() => Promise.resolve(operation())),
+      createSnapshot: vi.fn(() => Promise.resolve(operation({ kind: 'vm.snapshot' }))),
+      listSnapshots: vi.fn(() => Promise.resolve({ items: [] })),
+      revertSnapshot: vi.fn(() => Promise.resolve(operation({ kind: 'vm.snapshot.revert' }))),
+      deleteSnapshot: vi.fn(() => Promise.resolve(operation({ kind: 'vm.snapshot.delete' }))),
+      clone: vi.fn(() => Promise.resolve(operation({ kind: 'vm.clone' }))),
+      markTemplate: vi.fn((name: string) => Promise.resolve(vm(name, { template: true }))),
       list: vi.fn((query: VmListQuery = {}) =>
         Promise.resolve(
           query.cursor === undefined

@@ -105,6 +105,9 @@ export function vmFields(vm: Vm): [string, string | number | null][] {
     ['restart', vm.restartPolicy],
     ['restarts', vm.restarts],
     ['last restart', vm.lastRestartAt],
+    // Shown only when they apply: most VMs are neither templates nor linked clones.
+    ...(vm.template === true ? [['template', 'yes'] as [string, string]] : []),
+    ...(vm.baseVm ? [['linked to', vm.baseVm] as [string, string]] : []),
     ['version', vm.version],
     ['created', vm.createdAt],
     ['updated', vm.updatedAt],

@@ -76,6 +76,12 @@ import { registerVmHardwareGet } from './routes/vms/hardware-get.js';
 import { registerVmNicAdd } from './routes/vms/nic-add.js';
 import { registerVmResize } from './routes/vms/resize.js';
 import { registerVmVnc } from './routes/vms/vnc.js';
+import { registerVmClone } from './routes/vms/clone.js';
+import { registerVmSnapshotCreate } from './routes/vms/snapshot-create.js';
+import { registerVmSnapshotDelete } from './routes/vms/snapshot-delete.js';
+import { registerVmSnapshotList } from './routes/vms/snapshot-list.js';
+import { registerVmSnapshotRevert } from './routes/vms/snapshot-revert.js';
+import { registerVmTemplate } from './routes/vms/template.js';
 import { validatorCompiler } from './validation.js';
 import { AuditService, auditHook } from './services/audit.js';
 
@@ -123,6 +129,12 @@ const ROUTES = [
   registerVmMigratePlan,
   registerVmConsoleStream,
   registerVmVnc,
+  registerVmSnapshotList,
+  registerVmSnapshotCreate,
+  registerVmSnapshotRevert,
+  registerVmSnapshotDelete,
+  registerVmClone,
+  registerVmTemplate,
   registerHostList,
   registerHostGet,
   registerHostMetrics,

@@ -20,6 +20,7 @@ import type { MetricsService } from './services/metrics.js';
 import type { MigrationService } from './services/migrations.js';
 import type { DrainService } from './services/drain.js';
 import type { VmService } from './services/vms.js';
+import type { SnapshotService } from './services/snapshots.js';
 import type { Readiness } from './routes/health.js';
 import type { LoginGuard } from './services/login-guard.js';
 import type { SecondFactorService } from './services/second-factor.js';
@@ -48,6 +49,8 @@ export interface ServerDeps {
   live?: LiveEvents;
   /** Live migration; without it (tests of other routes), a migration is refused. */
   migrations?: MigrationService;
+  /** Snapshots, clones, templates; without it, routes make one over the same store and hosts. */
+  snapshots?: SnapshotService;
   /** Host drains; without it (tests of other routes), a drain is refused. */
   drains?: DrainService;
   /** Set by the composition root; without it, /readyz reports ready once the app answers. */

@@ -18,6 +18,7 @@ import {
 } from './services/bootstrap.js';
 import { advertisedClusterUrl, ClusterTrust, serverAddresses } from './services/cluster-trust.js';
 import { HardwareService } from './services/hardware.js';
+import { SnapshotService } from './services/snapshots.js';
 import { HostService } from './services/hosts.js';
 import { OperationRunner } from './services/operations.js';
 import { Reconciler } from './services/reconciler.js';
@@ -129,6 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       scheduler,
     });
     const hardware = new HardwareService(store, hosts, operations, vms);
+    const snapshots = new SnapshotService(store, hosts, operations, vms);
     const migrations = new MigrationService(
       store,
       vms,
@@ -160,6 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       operations,
       vms,
       hardware,
+      snapshots,
       migrations,
       drains,
       images,
@@ -215,6 +218,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const recovered = await operations.recover({
       ...vms.recoveryPlans(),
       ...hardware.recoveryPlans(),
+      ...snapshots.recoveryPlans(),
       ...migrations.recoveryPlans(),
       ...drains.recoveryPlans(),
       ...images.recoveryPlans(),

@@ -28,6 +28,11 @@ export const ERROR_CODES = [
   'IMAGE_DOWNLOAD_FAILED',
   'HOST_NAME_TAKEN',
   'VM_INVALID_STATE',
+  'SNAPSHOT_NOT_FOUND',
+  'SNAPSHOT_NAME_TAKEN',
+  'VM_IS_TEMPLATE',
+  'VM_HAS_SNAPSHOTS',
+  'TEMPLATE_IN_USE',
   'NO_HOST_FITS',
   'MIGRATION_NOT_POSSIBLE',
   'MIGRATION_FAILED',
@@ -106,12 +111,17 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'OPERATION_NOT_FOUND':
     case 'USER_NOT_FOUND':
     case 'TOKEN_NOT_FOUND':
+    case 'SNAPSHOT_NOT_FOUND':
       return 404;
     case 'VM_NAME_TAKEN':
     case 'IMAGE_NAME_TAKEN':
     case 'IMAGE_IN_USE':
     case 'HOST_NAME_TAKEN':
     case 'VM_INVALID_STATE':
+    case 'SNAPSHOT_NAME_TAKEN':
+    case 'VM_IS_TEMPLATE':
+    case 'VM_HAS_SNAPSHOTS':
+    case 'TEMPLATE_IN_USE':
     case 'IMAGE_NOT_READY':
     case 'OPERATION_FINISHED':
     case 'OPERATION_CANCELLED':

@@ -51,6 +51,21 @@ export {
   type VmActionName,
 } from './vm.js';
 export {
+  AgentCloneReply,
+  AgentCloneRequest,
+  AgentSnapshot,
+  AgentSnapshotCreate,
+  AgentSnapshotList,
+  AgentSnapshotParams,
+  SNAPSHOT_NAME_PATTERN,
+  SnapshotName,
+  VmClone,
+  VmSnapshot,
+  VmSnapshotCreate,
+  VmSnapshotList,
+  VmSnapshotParams,
+} from './snapshot.js';
+export {
   Operation,
   OPERATION_KINDS,
   OPERATION_STATUSES,

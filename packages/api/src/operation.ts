@@ -26,6 +26,10 @@ export const OPERATION_KINDS = [
   'vm.device.remove',
   'image.import',
   'host.drain',
+  'vm.snapshot',
+  'vm.snapshot.revert',
+  'vm.snapshot.delete',
+  'vm.clone',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OperationKind = Type.Enum(OPERATION_KINDS);

@@ -65,6 +65,10 @@ export const Vm = Type.Object({
   /** How many times reconciliation restarted the VM after its QEMU ended. */
   restarts: Type.Integer(),
   lastRestartAt: Type.Union([Timestamp, Type.Null()]),
+  /** A template: immutable, never started; VMs are made from it (`POST .../clone`). */
+  template: Type.Optional(Type.Boolean()),
+  /** The template whose disk this VM's disk reads from (a linked clone); null or absent if none. */
+  baseVm: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   version: Type.Integer(),
   createdAt: Timestamp,
   updatedAt: Timestamp,

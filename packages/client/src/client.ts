@@ -23,6 +23,9 @@ import {
   type OperationPage,
   type SchedulerExplainRequest,
   type SchedulerExplanation,
+  type VmClone,
+  type VmSnapshotCreate,
+  type VmSnapshotList,
   type Vm,
   type VmAction,
   type VmCreate,
@@ -265,6 +268,46 @@ export class VmsResource {
         keepDisks: options.keepDisks ? true : undefined,
       },
     });
+  }
+
+  /** Answers 202 with the `vm.snapshot` operation; `memory` saves the running guest too. */
+  createSnapshot(idOrName: string, request: VmSnapshotCreate): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/snapshots', {
+      params: { vm: idOrName },
+      body: request,
+    });
+  }
+
+  /** The VM's snapshots, oldest first. */
+  listSnapshots(idOrName: string): Promise<VmSnapshotList> {
+    return this.http.json('GET', '/api/v1/vms/:vm/snapshots', { params: { vm: idOrName } });
+  }
+
+  /** Answers 202 with the `vm.snapshot.revert` operation. */
+  revertSnapshot(idOrName: string, snapshot: string): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/snapshots/:snapshot/revert', {
+      params: { vm: idOrName, snapshot },
+    });
+  }
+
+  /** Answers 202 with the `vm.snapshot.delete` operation. */
+  deleteSnapshot(idOrName: string, snapshot: string): Promise<Operation> {
+    return this.http.json('DELETE', '/api/v1/vms/:vm/snapshots/:snapshot', {
+      params: { vm: idOrName, snapshot },
+    });
+  }
+
+  /** Answers 202 with the `vm.clone` operation, whose target is the new VM. */
+  clone(idOrName: string, request: VmClone): Promise<Operation> {
+    return this.http.json('POST', '/api/v1/vms/:vm/clone', {
+      params: { vm: idOrName },
+      body: request,
+    });
+  }
+
+  /** Makes a stopped VM a template (immutable, only cloned). */
+  markTemplate(idOrName: string): Promise<Vm> {
+    return this.http.json('POST', '/api/v1/vms/:vm/template', { params: { vm: idOrName } });
   }
 
   /** Answers 202 with the `vm.migrate` operation. */

@@ -95,6 +95,13 @@ export {
   type QemuImgOptions,
 } from './qemu-img.js';
 export {
+  assertSnapshotName,
+  copyDisk,
+  diskSnapshot,
+  listDiskSnapshots,
+  type DiskSnapshot,
+} from './disk-snapshots.js';
+export {
   QemuInstance,
   type AttachQemuOptions,
   type LaunchQemuOptions,

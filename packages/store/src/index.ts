@@ -34,6 +34,7 @@ export type { AuditQueryFilter, AuditRepository, NewAuditEntry } from './reposit
 export type { NewSession, Session, SessionRepository } from './repositories/sessions.js';
 export type { SecondFactor, SecondFactorRepository } from './repositories/second-factors.js';
 export type { SettingRepository } from './repositories/settings.js';
+export type { NewVmSnapshot, SnapshotRepository } from './repositories/snapshots.js';
 export type { NewUser, User, UserRepository } from './repositories/users.js';
 export {
   DEFAULT_PAGE_SIZE,

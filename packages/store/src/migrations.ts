@@ -399,6 +399,39 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
       },
     },
 
+    // Snapshots, clones and templates (docs/adr/0022-snapshots-clones-templates.md): a VM's
+    // snapshots (the data itself lives in its qcow2 disk; the row is what the API lists, gone with
+    // the VM), whether a VM is a template, and which template a linked clone's disk reads from.
+    '0008_snapshots_and_templates': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('vm_snapshots')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('vm_id', 'text', (c) => c.notNull().references('vms.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('memory', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('vm_state', 'text', (c) => c.notNull())
+          .addColumn('vm_state_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('vm_snapshots_vm_name', ['vm_id', 'name'])
+          .execute();
+        await db.schema
+          .alterTable('vms')
+          .addColumn('template', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema.alterTable('vms').addColumn('base_vm_id', 'text').execute();
+        await db.schema.createIndex('vms_base_vm_id').on('vms').column('base_vm_id').execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropIndex('vms_base_vm_id').execute();
+        await db.schema.alterTable('vms').dropColumn('base_vm_id').execute();
+        await db.schema.alterTable('vms').dropColumn('template').execute();
+        await db.schema.dropTable('vm_snapshots').execute();
+      },
+    },
+
     // A VM's cloud-init data (docs/adr/0024-cloud-init-and-foreign-images.md), in a table of its
     // own: most VMs have none, and VM lists never read user-data. Gone with its VM.
     '0009_cloud_init': {

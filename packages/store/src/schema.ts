@@ -160,9 +160,25 @@ export interface VmsTable {
   storage_pool: ColumnType<string, string | undefined, string>;
   /** JSON of the VM's placement rules (VmPlacement). */
   placement: ColumnType<string, string | undefined, string>;
+  /** 0/1: a template (immutable, never started). */
+  template: IntWithDefault;
+  /** The template a linked clone's disk reads from. */
+  base_vm_id: ColumnType<string | null, string | null | undefined, string | null>;
   version: number;
   created_at: string;
   updated_at: string;
+}
+
+export interface VmSnapshotsTable {
+  id: string;
+  vm_id: string;
+  name: string;
+  description: string;
+  /** 0/1: RAM and device state saved too. */
+  memory: number;
+  vm_state: string;
+  vm_state_bytes: Int8;
+  created_at: string;
 }
 
 export interface OperationsTable {
@@ -226,6 +242,7 @@ export interface Tables {
   hosts: HostsTable;
   images: ImagesTable;
   vms: VmsTable;
+  vm_snapshots: VmSnapshotsTable;
   operations: OperationsTable;
   events: EventsTable;
   join_tokens: JoinTokensTable;

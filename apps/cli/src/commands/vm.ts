@@ -37,6 +37,7 @@ import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } f
 import { registerVmMetricsCommand } from './metrics.js';
 import { registerVmHardwareCommands } from './vm-hardware.js';
 import { registerVmMigrateCommand } from './vm-migrate.js';
+import { registerVmSnapshotCommands } from './vm-snapshot.js';
 import { cloudInitFromOptions, type CloudInitOptions } from './vm-cloud-init.js';
 import { attachConsole } from './vm-console.js';
 import { renderExplanation } from './vm-explain.js';
@@ -238,6 +239,7 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
   const vm = program.command('vm').description('create, list and drive virtual machines');
   registerVmMetricsCommand(vm, ctx);
   registerVmMigrateCommand(vm, ctx);
+  registerVmSnapshotCommands(vm, ctx);
   registerVmHardwareCommands(vm, ctx);
 
   addWaitOptions(

@@ -19,6 +19,10 @@ import {
   type AgentVmSpec,
   type AgentVmStateChange,
   type AgentVmStatus,
+  type AgentCloneReply,
+  type AgentCloneRequest,
+  type AgentSnapshot,
+  type AgentSnapshotCreate,
   type ErrorBody,
   type ErrorCode,
 } from '@novacron/api';
@@ -76,6 +80,18 @@ export interface AgentPort {
   dirtyRate(id: string, request: AgentDirtyRateRequest): Promise<AgentDirtyRateReply>;
   /** Lets go of kept-alive connections. */
   close?(): void;
+  /** Snapshots and clones of the host's VM disks (docs/adr/0022-snapshots-clones-templates.md). */
+  readonly snapshots?: AgentSnapshotPort;
+}
+
+/** The agent's snapshot and clone calls; each runs in the VM's action queue on the host. */
+export interface AgentSnapshotPort {
+  list(id: string): Promise<AgentSnapshot[]>;
+  create(id: string, request: AgentSnapshotCreate): Promise<AgentSnapshot>;
+  revert(id: string, name: string): Promise<AgentSnapshot>;
+  delete(id: string, name: string): Promise<void>;
+  /** Makes the disk of `request.spec` on this host from the source VM's disk. */
+  clone(sourceId: string, request: AgentCloneRequest): Promise<AgentCloneReply>;
 }
 
 export type ConsoleKind = 'serial' | 'vnc';
@@ -101,6 +117,29 @@ export class HttpsAgentClient implements AgentPort {
   hostInfo(): Promise<AgentHostInfo> {
     return this.call<AgentHostInfo>('GET', '/v1/host');
   }
+
+  // Saving or loading a guest's RAM and copying a disk take a while: allow for large guests.
+  readonly snapshots: AgentSnapshotPort = {
+    list: (id) => this.call<AgentSnapshot[]>('GET', `/v1/vms/${id}/snapshots`),
+    create: (id, request) =>
+      this.call<AgentSnapshot>('POST', `/v1/vms/${id}/snapshots`, request, 30 * 60_000),
+    revert: (id, name) =>
+      this.call<AgentSnapshot>(
+        'POST',
+        `/v1/vms/${id}/snapshots/${encodeURIComponent(name)}/revert`,
+        undefined,
+        30 * 60_000,
+      ),
+    delete: (id, name) =>
+      this.call<void>(
+        'DELETE',
+        `/v1/vms/${id}/snapshots/${encodeURIComponent(name)}`,
+        undefined,
+        10 * 60_000,
+      ),
+    clone: (sourceId, request) =>
+      this.call<AgentCloneReply>('POST', `/v1/vms/${sourceId}/clone`, request, 60 * 60_000),
+  };
 
   listVms(): Promise<AgentVmStatus[]> {
     return this.call<AgentVmStatus[]>('GET', '/v1/vms');

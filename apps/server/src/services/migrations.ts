@@ -45,6 +45,7 @@ import {
   type RecoveryPlan,
 } from './operations.js';
 import type { VmService } from './vms.js';
+import { assertMovable } from './snapshots.js';
 
 const MiB = 1024 * 1024;
 /** How often the source is asked how far the stream got. */
@@ -118,6 +119,7 @@ export class MigrationService {
   /** `POST /vms/{id}/migrate/plan`: measures and predicts without moving anything. */
   async plan(idOrName: string, request: MigrationPlanRequest, project?: string) {
     const vm = await this.vms.get(idOrName, project);
+    await assertMovable(this.store, vm);
     const source = await this.requireHost(requireMovable(vm));
     const target = await this.vms.placeElsewhere(vm, request.to);
     return (await this.measure(vm, source, target, request)).plan;
@@ -126,6 +128,8 @@ export class MigrationService {
   /** `POST /vms/{id}/migrate`: checks everything, marks the VM migrating, starts the operation. */
   async migrate(idOrName: string, request: MigrationRequest, project?: string): Promise<Operation> {
     const vm = await this.vms.get(idOrName, project);
+    // Snapshots in a local disk and a linked clone's template link would not survive the move.
+    await assertMovable(this.store, vm);
     if (vm.state === 'stopped') return this.migrateStopped(vm, request);
     const source = await this.requireHost(requireMovable(vm));
     const target = await this.vms.placeElsewhere(vm, request.to);

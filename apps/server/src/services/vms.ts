@@ -38,6 +38,7 @@ import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
 import { hardwareForSpec } from './hardware.js';
 import type { HostService } from './hosts.js';
 import { cpuModelOf, DEFAULT_SCHEDULER_SETTINGS, SchedulerService } from './scheduler.js';
+import { refuseTemplate } from './snapshots.js';
 import {
   cancelled,
   type OperationContext,
@@ -60,8 +61,15 @@ const PATCH_ATTEMPTS = 5;
 /** Migration has its own service and recovery (services/migrations.ts). */
 type VmOperationKind = Exclude<
   Extract<OperationKind, `vm.${string}`>,
-  // Resize and hotplug: services/hardware.ts.
-  'vm.migrate' | 'vm.resize' | 'vm.device.add' | 'vm.device.remove'
+  // Resize and hotplug: services/hardware.ts; snapshots and clones: services/snapshots.ts.
+  | 'vm.migrate'
+  | 'vm.resize'
+  | 'vm.device.add'
+  | 'vm.device.remove'
+  | 'vm.snapshot'
+  | 'vm.snapshot.revert'
+  | 'vm.snapshot.delete'
+  | 'vm.clone'
 >;
 
 /**
@@ -199,6 +207,7 @@ export class VmService {
     for (let attempt = 1; ; attempt++) {
       const vm = await this.get(idOrName, project);
       const resize = patch.cpus !== undefined || patch.memoryMiB !== undefined;
+      if (resize) refuseTemplate(vm, 'resize');
       if (resize && vm.state !== 'stopped') {
         throw new DomainError(
           'VM_INVALID_STATE',
@@ -300,6 +309,14 @@ export class VmService {
         },
       );
     }
+    const clones = vm.template === true ? await this.store.snapshots.linkedClones(vm.id) : [];
+    if (clones.length > 0) {
+      throw new DomainError(
+        'TEMPLATE_IN_USE',
+        `template '${vm.name}' has linked clones whose disks read its disk: delete them first (${clones.join(', ')})`,
+        { clones },
+      );
+    }
     const { agent } = await this.agentFor(vm);
     await this.store.vms.update(vm.id, { state: 'deleting' }, vm.version);
     const keepDisks = options.keepDisks === true;
@@ -390,6 +407,7 @@ export class VmService {
   }
 
   private async actOn(vm: Vm, request: VmAction, extra: VmChanges = {}): Promise<Operation> {
+    refuseTemplate(vm, request.action);
     assertActionAllowed(request.action, vm.state);
     const { agent } = await this.agentFor(vm);
     const desiredState =

@@ -12,6 +12,7 @@ import { createProjectRepository, type ProjectRepository } from './projects.js';
 import { createSecondFactorRepository, type SecondFactorRepository } from './second-factors.js';
 import { createSessionRepository, type SessionRepository } from './sessions.js';
 import { createSettingRepository, type SettingRepository } from './settings.js';
+import { createSnapshotRepository, type SnapshotRepository } from './snapshots.js';
 import { createUserRepository, type UserRepository } from './users.js';
 import { createVmRepository, type VmRepository } from './vms.js';
 
@@ -24,6 +25,7 @@ export interface Repositories {
   readonly hosts: HostRepository;
   readonly images: ImageRepository;
   readonly vms: VmRepository;
+  readonly snapshots: SnapshotRepository;
   readonly operations: OperationRepository;
   readonly events: EventRepository;
   readonly joinTokens: JoinTokenRepository;
@@ -43,6 +45,7 @@ export function createRepositories(ctx: StoreContext, scope: Scope): Repositorie
     hosts: createHostRepository(ctx, scope),
     images: createImageRepository(ctx, scope),
     vms: createVmRepository(ctx, scope),
+    snapshots: createSnapshotRepository(ctx, scope),
     operations: createOperationRepository(ctx, scope),
     events: createEventRepository(scope),
     joinTokens: createJoinTokenRepository(ctx, scope),

@@ -43,6 +43,8 @@ export interface NewVm {
   placement?: VmPlacement;
   /** Default `creating`. */
   state?: VmState;
+  /** The template this VM's disk is a linked clone of. */
+  baseVmId?: string | null;
   desiredState: VmDesiredState;
   stateReason?: string | null;
 }
@@ -62,6 +64,8 @@ export interface VmChanges {
   restartPolicy?: RestartPolicy;
   restarts?: number;
   lastRestartAt?: string | null;
+  /** Only ever set, never cleared: a template stays one. */
+  template?: boolean;
 }
 
 export interface VmListFilter {
@@ -194,6 +198,7 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
             restart_policy: vm.restartPolicy ?? 'never',
             storage_pool: vm.pool ?? 'local',
             placement: JSON.stringify(vm.placement ?? {}),
+            base_vm_id: vm.baseVmId ?? null,
             version: 1,
             created_at: at,
             updated_at: at,
@@ -287,6 +292,7 @@ export function createVmRepository(ctx: StoreContext, scope: Scope): VmRepositor
             restart_policy: changes.restartPolicy,
             restarts: changes.restarts,
             last_restart_at: changes.lastRestartAt,
+            template: changes.template === undefined ? undefined : changes.template ? 1 : 0,
             version: eb('version', '+', 1),
             updated_at: now(ctx),
           }))
@@ -419,6 +425,8 @@ function toVm(row: VmRow): Vm {
     placement: parseJson<VmPlacement>(row.placement),
     restarts: row.restarts,
     lastRestartAt: row.last_restart_at,
+    template: row.template === 1,
+    baseVm: row.base_vm_id,
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

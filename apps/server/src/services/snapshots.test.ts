@@ -213,6 +213,14 @@ describe('templates and clones', () => {
       status: 409,
       code: 'VM_IS_TEMPLATE',
     });
+    expect(await refused('POST', `/api/v1/vms/${id}/resize`, { cpus: 2 })).toEqual({
+      status: 409,
+      code: 'VM_IS_TEMPLATE',
+    });
+    expect(await refused('POST', `/api/v1/vms/${id}/disks`, { sizeGiB: 1 })).toEqual({
+      status: 409,
+      code: 'VM_IS_TEMPLATE',
+    });
     expect(await refused('POST', `/api/v1/vms/${id}/snapshots`, { name: 's2' })).toEqual({
       status: 409,
       code: 'VM_IS_TEMPLATE',

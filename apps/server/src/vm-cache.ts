@@ -17,6 +17,7 @@ const MAX_ENTRIES = 10_000;
  */
 export class VmCache {
   readonly #entries = new Map<string, { vm: Vm; staleAt: number }>();
+  readonly #json = new WeakMap<Vm, string>();
   #generation = 0;
   readonly #unsubscribe: () => void;
 
@@ -75,6 +76,16 @@ export class VmCache {
       }
     }
     return ids.flatMap((id) => found.get(id) ?? []);
+  }
+
+  /** `vm` as `serialize` writes it, kept while `vm` is (a cached VM is never changed). */
+  jsonOf(vm: Vm, serialize: (vm: Vm) => string): string {
+    let json = this.#json.get(vm);
+    if (json === undefined) {
+      json = serialize(vm);
+      this.#json.set(vm, json);
+    }
+    return json;
   }
 
   close(): void {

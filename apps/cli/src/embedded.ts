@@ -12,7 +12,12 @@ import type { Host } from '@novacron/api';
 import { certificateFingerprint } from '@novacron/auth';
 import { loadConfig, type Config } from '@novacron/config';
 import { DomainError } from '@novacron/domain';
-import { ADMIN_PASSWORD_FILE, startServer, type RunningServer } from '@novacron/server';
+import {
+  ADMIN_PASSWORD_FILE,
+  isWebUiBuilt,
+  startServer,
+  type RunningServer,
+} from '@novacron/server';
 import { createLogger, type Logger } from '@novacron/telemetry';
 import { startCluster, takeClusterDown } from './cluster/cluster.js';
 import { isAlive, readLivePid } from './pid-file.js';
@@ -167,6 +172,11 @@ export async function runUp(options: UpOptions): Promise<void> {
   }
   await writeFile(pidFile, `${process.pid}\n`);
   say(`NovaCron is up: API ${server.url}, cluster ${server.clusterUrl}, data in ${config.dataDir}`);
+  say(
+    isWebUiBuilt()
+      ? `dashboard: ${server.url}/`
+      : `dashboard: not built; 'npm run build:web' builds it (the API works without it)`,
+  );
   for (const host of hosts) {
     say(
       `host ${host.name}: ${host.cpus} vCPUs, ${host.memoryMiB} MiB, accelerator ${host.accelerator ?? 'none'} (${host.acceleratorReason})`,

@@ -9,3 +9,4 @@ export { describeApi } from './openapi-describe.js';
 export { renderApiReference } from './openapi-markdown.js';
 export { ADMIN_PASSWORD_FILE, ADMIN_USERNAME, TINY_IMAGE } from './services/bootstrap.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';
+export { isWebUiBuilt } from './web-ui.js';

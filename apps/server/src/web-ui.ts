@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, posix, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 /** apps/web/out, from this file in src/ or dist/ (the same depth). */
 export function defaultWebUiDir(): string {
   return fileURLToPath(new URL('../../web/out', import.meta.url));
+}
+
+/** Whether the dashboard is built (the export's index page exists). */
+export function isWebUiBuilt(dir: string = defaultWebUiDir()): boolean {
+  return existsSync(join(dir, 'index.html'));
 }
 
 const TYPES: Record<string, string> = {

@@ -31,8 +31,8 @@ export function TimeChart({
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
-  const latest = useRef({ times, series, format });
-  latest.current = { times, series, format };
+  const current = useRef({ times, series, format });
+  current.current = { times, series, format };
   const shape = series.map((s) => `${s.label}:${s.color}`).join('|');
 
   useEffect(() => {
@@ -41,9 +41,12 @@ export function TimeChart({
     void import('uplot').then(({ default: UPlot }) => {
       const element = box.current;
       if (cancelled || element === null) return;
-      const { series: now, format: fmt } = latest.current;
+      const { series: now, format: fmt } = current.current;
+      // The canvas cannot read CSS variables: take the theme's colour as it is now.
+      const muted =
+        getComputedStyle(document.documentElement).getPropertyValue('--muted').trim() || '#888';
       const axis = {
-        stroke: 'var(--muted)',
+        stroke: muted,
         grid: { stroke: 'rgba(128,128,128,0.15)' },
         ticks: { stroke: 'rgba(128,128,128,0.25)' },
       };
@@ -51,7 +54,7 @@ export function TimeChart({
         {
           width: element.clientWidth,
           height,
-          legend: { show: true },
+          legend: { show: true, live: false },
           cursor: { drag: { x: false, y: false } },
           scales: {
             x: { time: true },
@@ -72,7 +75,7 @@ export function TimeChart({
             })),
           ],
         },
-        [latest.current.times, ...now.map((s) => s.values)],
+        [current.current.times, ...now.map((s) => s.values)],
         element,
       );
       observer = new ResizeObserver(() => {
@@ -92,9 +95,18 @@ export function TimeChart({
     plot.current?.setData([times, ...series.map((s) => s.values)]);
   }, [times, series]);
 
+  const latest = series.map((s) => ({ label: s.label, value: s.values.at(-1) ?? null }));
   return (
-    <figure className="min-w-0">
-      <figcaption className="mb-1 text-sm font-medium">{title}</figcaption>
+    <figure className="min-w-0" data-chart={title} data-samples={times.length}>
+      <figcaption className="mb-1 flex flex-wrap items-baseline justify-between gap-x-3 text-sm">
+        <span className="font-medium">{title}</span>
+        <span className="text-xs text-muted tabular-nums" data-testid="chart-latest">
+          {latest
+            .filter((l) => l.value !== null)
+            .map((l) => `${l.label} ${format(l.value ?? 0)}`)
+            .join(' · ')}
+        </span>
+      </figcaption>
       <div ref={box} role="img" aria-label={`${title} over time`} className="w-full" />
       {times.length === 0 ? <p className="text-xs text-muted">No samples yet.</p> : null}
     </figure>

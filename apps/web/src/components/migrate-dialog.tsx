@@ -128,7 +128,13 @@ export function MigrateDialog({
           <div className="grid gap-3 sm:grid-cols-2">
             <Field label="Target host" hint="Automatic lets the scheduler choose.">
               {(props) => (
-                <Select {...props} value={target} onChange={(e) => setTarget(e.target.value)}>
+                <Select
+                  {...props}
+                  value={target}
+                  // The host measures one dirty rate at a time: one plan in flight.
+                  disabled={plan.isFetching}
+                  onChange={(e) => setTarget(e.target.value)}
+                >
                   <option value="">Automatic</option>
                   {targets.map((host) => (
                     <option key={host.id} value={host.name}>
@@ -221,7 +227,7 @@ export function MigrateDialog({
             <Button
               variant="primary"
               busy={migrate.isPending}
-              disabled={targets.length === 0}
+              disabled={targets.length === 0 || plan.isFetching}
               onClick={() => migrate.mutate()}
             >
               Migrate

@@ -10,7 +10,8 @@ export function formatBytes(bytes: number | null | undefined, digits = 1): strin
     value /= 1024;
     unit += 1;
   }
-  const text = unit === 0 ? String(Math.round(value)) : value.toFixed(digits);
+  const text =
+    unit === 0 || Number.isInteger(value) ? String(Math.round(value)) : value.toFixed(digits);
   return `${bytes < 0 ? '-' : ''}${text} ${UNITS[unit]}`;
 }
 

@@ -146,7 +146,7 @@ describe('the dashboard for admins', () => {
     const card = page.locator('[data-project="team-e2e"]');
     await expect.poll(() => card.locator('[data-quota="maxVms"]').textContent()).toBe('0 of 3');
     expect(await card.locator('[data-quota="maxMemoryMiB"]').textContent()).toBe(
-      '0 MiB of no limit',
+      '0 MiB · no limit',
     );
     await page.getByRole('button', { name: 'Edit the quotas of team-e2e' }).click();
     const quotas = page.getByRole('dialog', { name: 'Quotas of team-e2e' });
@@ -157,7 +157,7 @@ describe('the dashboard for admins', () => {
     await expect
       .poll(() => card.locator('[data-quota="maxMemoryMiB"]').textContent())
       .toBe('0 MiB of 2 GiB');
-    expect(await card.locator('[data-quota="maxVms"]').textContent()).toBe('0 of no limit');
+    expect(await card.locator('[data-quota="maxVms"]').textContent()).toBe('0 · no limit');
     expect((await (await adminClient()).projects.get('team-e2e')).quotas).toEqual({
       maxVms: null,
       maxVcpus: 4,
@@ -315,6 +315,7 @@ describe('the dashboard for admins', () => {
     await images.getByText('tiny').waitFor();
     await page.getByRole('button', { name: 'Import image' }).click();
     const dialog = page.getByRole('dialog', { name: 'Import an image' });
+    await dialog.getByRole('radio', { name: 'A disk image by URL' }).check();
     await dialog.getByLabel('Name').fill('disk-e2e');
     await dialog.getByLabel('Disk image URL').fill(`${filesUrl}/disk.qcow2`);
     await dialog.getByRole('button', { name: 'Import' }).click();
@@ -332,6 +333,30 @@ describe('the dashboard for admins', () => {
       .getByRole('button', { name: 'Delete' })
       .click();
     await row.waitFor({ state: 'detached' });
+  });
+
+  it('uploads an image file from the browser; a file that is no image is refused with its reason', async () => {
+    await page.getByRole('button', { name: 'Import image' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Import an image' });
+    await dialog.getByRole('radio', { name: 'A file from this computer' }).check();
+    await dialog.getByLabel('Image file').setInputFiles({
+      name: 'notes.qcow2',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('not a disk image\n'.repeat(64)),
+    });
+    expect(await dialog.getByLabel('Name').inputValue()).toBe('notes');
+    await dialog.getByRole('button', { name: 'Upload' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'The upload was refused' }).waitFor();
+    await shot('images-upload-refused');
+    await dialog.getByLabel('Image file').setInputFiles(join(dir.path, 'disk.qcow2'));
+    await dialog.getByLabel('Name').fill('uploaded-e2e');
+    await dialog.getByRole('button', { name: 'Upload' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const images = page.getByRole('table', { name: 'Images' });
+    await images
+      .locator('tr', { hasText: 'uploaded-e2e' })
+      .locator('[data-state="ready"]')
+      .waitFor({ timeout: 120_000 });
   });
 
   it('follows an import in Operations, cancels it there, and opens its detail', async () => {

@@ -207,7 +207,9 @@ function Usage({ project }: { project: Project }) {
             <div className="flex justify-between gap-2 text-xs">
               <dt className="text-muted">{quota.label}</dt>
               <dd className="tabular-nums" data-quota={quota.key}>
-                {quota.format(used)} of {max === null ? 'no limit' : quota.format(max)}
+                {max === null
+                  ? `${quota.format(used)} · no limit`
+                  : `${quota.format(used)} of ${quota.format(max)}`}
               </dd>
             </div>
             {max === null ? null : (

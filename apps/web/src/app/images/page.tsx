@@ -7,6 +7,7 @@ import Link from 'next/link';
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { DataTable, Pager, usePagedList } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
+import { ImageUploadForm } from '../../components/image-upload';
 import { OperationProgress } from '../../components/operation';
 import {
   Badge,
@@ -38,7 +39,7 @@ function useActiveImports() {
   });
 }
 
-type Source = 'disk' | 'kernel';
+type Source = 'file' | 'disk' | 'kernel';
 
 function ImportDialog({
   open,
@@ -50,7 +51,7 @@ function ImportDialog({
   onStarted: (operation: Operation) => void;
 }) {
   const api = useApi();
-  const [source, setSource] = useState<Source>('disk');
+  const [source, setSource] = useState<Source>('file');
   const [name, setName] = useState('');
   const [project, setProject] = useState('');
   const [url, setUrl] = useState('');
@@ -89,111 +90,137 @@ function ImportDialog({
       open={open}
       onOpenChange={onOpenChange}
       title="Import an image"
-      description="The server downloads it, checks it and stores it as qcow2; the import runs as an operation."
+      description="The server checks the image and stores it as qcow2; the import runs as an operation."
       wide
     >
-      <form className="flex flex-col gap-3" onSubmit={submit}>
-        <Field label="Name" hint="Lowercase letters, digits and dashes; VMs name their image by it">
-          {(props) => (
-            <Input {...props} required value={name} onChange={(e) => setName(e.target.value)} />
+      <fieldset className="mb-3 flex flex-wrap gap-4 text-sm">
+        <legend className="mb-1 text-sm font-medium">Source</legend>
+        <label className="flex items-center gap-1.5">
+          <input
+            type="radio"
+            name="source"
+            checked={source === 'file'}
+            onChange={() => setSource('file')}
+          />
+          A file from this computer
+        </label>
+        <label className="flex items-center gap-1.5">
+          <input
+            type="radio"
+            name="source"
+            checked={source === 'disk'}
+            onChange={() => setSource('disk')}
+          />
+          A disk image by URL
+        </label>
+        <label className="flex items-center gap-1.5">
+          <input
+            type="radio"
+            name="source"
+            checked={source === 'kernel'}
+            onChange={() => setSource('kernel')}
+          />
+          A kernel and initramfs by URL
+        </label>
+      </fieldset>
+      {source === 'file' ? (
+        <ImageUploadForm
+          onStarted={(operation) => {
+            onStarted(operation);
+            onOpenChange(false);
+          }}
+          onCancel={() => onOpenChange(false)}
+        />
+      ) : (
+        <form className="flex flex-col gap-3" onSubmit={submit}>
+          <Field
+            label="Name"
+            hint="Lowercase letters, digits and dashes; VMs name their image by it"
+          >
+            {(props) => (
+              <Input {...props} required value={name} onChange={(e) => setName(e.target.value)} />
+            )}
+          </Field>
+          <Field label="Project" hint="Empty: the default project">
+            {(props) => (
+              <Input {...props} value={project} onChange={(e) => setProject(e.target.value)} />
+            )}
+          </Field>
+          {source === 'disk' ? (
+            <>
+              <Field
+                label="Disk image URL"
+                hint="http(s); qcow2, raw, VMDK, VHD/VHDX, VDI or an OVA, fetched by the server"
+              >
+                {(props) => (
+                  <Input
+                    {...props}
+                    type="url"
+                    required
+                    placeholder="https://…"
+                    value={url}
+                    onChange={(e) => setUrl(e.target.value)}
+                  />
+                )}
+              </Field>
+              <Field label="Expected SHA-256" hint="Optional: a mismatch fails the import">
+                {(props) => (
+                  <Input
+                    {...props}
+                    className="font-mono"
+                    value={sha256}
+                    onChange={(e) => setSha256(e.target.value)}
+                  />
+                )}
+              </Field>
+            </>
+          ) : (
+            <>
+              <Field label="Kernel URL">
+                {(props) => (
+                  <Input
+                    {...props}
+                    type="url"
+                    required
+                    value={kernelUrl}
+                    onChange={(e) => setKernelUrl(e.target.value)}
+                  />
+                )}
+              </Field>
+              <Field label="Initramfs URL">
+                {(props) => (
+                  <Input
+                    {...props}
+                    type="url"
+                    required
+                    value={initrdUrl}
+                    onChange={(e) => setInitrdUrl(e.target.value)}
+                  />
+                )}
+              </Field>
+            </>
           )}
-        </Field>
-        <Field label="Project" hint="Empty: the default project">
-          {(props) => (
-            <Input {...props} value={project} onChange={(e) => setProject(e.target.value)} />
-          )}
-        </Field>
-        <fieldset className="flex flex-wrap gap-4 text-sm">
-          <legend className="mb-1 text-sm font-medium">Source</legend>
-          <label className="flex items-center gap-1.5">
-            <input
-              type="radio"
-              name="source"
-              checked={source === 'disk'}
-              onChange={() => setSource('disk')}
-            />
-            A disk image by URL
-          </label>
-          <label className="flex items-center gap-1.5">
-            <input
-              type="radio"
-              name="source"
-              checked={source === 'kernel'}
-              onChange={() => setSource('kernel')}
-            />
-            A kernel and initramfs by URL
-          </label>
-        </fieldset>
-        {source === 'disk' ? (
-          <>
-            <Field
-              label="Disk image URL"
-              hint="http(s); qcow2, raw, VMDK, VHD/VHDX or VDI, read by the server"
-            >
-              {(props) => (
-                <Input
-                  {...props}
-                  type="url"
-                  required
-                  placeholder="https://…"
-                  value={url}
-                  onChange={(e) => setUrl(e.target.value)}
-                />
-              )}
-            </Field>
-            <Field label="Expected SHA-256" hint="Optional: a mismatch fails the import">
-              {(props) => (
-                <Input
-                  {...props}
-                  className="font-mono"
-                  value={sha256}
-                  onChange={(e) => setSha256(e.target.value)}
-                />
-              )}
-            </Field>
-          </>
-        ) : (
-          <>
-            <Field label="Kernel URL">
-              {(props) => (
-                <Input
-                  {...props}
-                  type="url"
-                  required
-                  value={kernelUrl}
-                  onChange={(e) => setKernelUrl(e.target.value)}
-                />
-              )}
-            </Field>
-            <Field label="Initramfs URL">
-              {(props) => (
-                <Input
-                  {...props}
-                  type="url"
-                  required
-                  value={initrdUrl}
-                  onChange={(e) => setInitrdUrl(e.target.value)}
-                />
-              )}
-            </Field>
-          </>
-        )}
-        <Field
-          label="Default kernel arguments"
-          hint="Optional: every VM of the image boots with them"
-        >
-          {(props) => (
-            <Input {...props} value={kernelArgs} onChange={(e) => setKernelArgs(e.target.value)} />
-          )}
-        </Field>
-        <ErrorBox error={start.error} title="The import was refused" />
-        <div className="mt-2 flex justify-end gap-2">
-          <Button onClick={() => onOpenChange(false)}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={start.isPending}>
-            Import
-          </Button>
-        </div>
-      </form>
+          <Field
+            label="Default kernel arguments"
+            hint="Optional: every VM of the image boots with them"
+          >
+            {(props) => (
+              <Input
+                {...props}
+                value={kernelArgs}
+                onChange={(e) => setKernelArgs(e.target.value)}
+              />
+            )}
+          </Field>
+          <ErrorBox error={start.error} title="The import was refused" />
+          <div className="mt-2 flex justify-end gap-2">
+            <Button onClick={() => onOpenChange(false)}>Cancel</Button>
+            <Button type="submit" variant="primary" busy={start.isPending}>
+              Import
+            </Button>
+          </div>
+        </form>
+      )}
     </Dialog>
   );
 }
@@ -351,7 +378,7 @@ export default function ImagesPage() {
               </Button>
             }
           >
-            Import a disk image by URL, or a kernel and initramfs; or use{' '}
+            Upload a disk image or an OVA, import one by URL, or a kernel and initramfs; or use{' '}
             <code>novacron image import</code>.
           </EmptyState>
         }

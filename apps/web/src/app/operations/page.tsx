@@ -10,7 +10,7 @@ import {
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { ColumnDef } from '@tanstack/react-table';
 import Link from 'next/link';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { DataTable, Pager, usePagedList } from '../../components/data-table';
 import {
   Button,
@@ -57,6 +57,14 @@ export default function OperationsPage() {
     api.operations.list({ ...query, ...filters }),
   );
   const filtered = status !== '' || kind !== '' || target !== '';
+  // Running operations' durations tick; finished ones stand still.
+  const anyActive = (list.items ?? []).some(isActive);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!anyActive) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [anyActive]);
 
   const columns = useMemo<ColumnDef<Operation, unknown>[]>(
     () => [
@@ -129,9 +137,9 @@ export default function OperationsPage() {
       {
         id: 'took',
         header: 'Took',
-        accessorFn: (op) => elapsedMs(op),
+        accessorFn: (op) => elapsedMs(op, now),
         cell: ({ row }) => (
-          <span className="tabular-nums">{formatDuration(elapsedMs(row.original))}</span>
+          <span className="tabular-nums">{formatDuration(elapsedMs(row.original, now))}</span>
         ),
       },
       {
@@ -151,7 +159,7 @@ export default function OperationsPage() {
           ) : null,
       },
     ],
-    [cancel],
+    [cancel, now],
   );
 
   return (

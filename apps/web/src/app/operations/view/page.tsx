@@ -2,6 +2,7 @@
 
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
+import { MigrationProgressView } from '../../../components/migrate-dialog';
 import {
   Button,
   ButtonLink,
@@ -94,11 +95,18 @@ function OperationPage() {
       <div className="flex flex-col gap-4">
         <ErrorBox error={cancel.error} title="Cancel refused" />
         <Card title="Progress">
-          <div className="mb-1.5 flex justify-between text-sm">
-            <span>{op.phase}</span>
-            <span className="tabular-nums">{Math.round(op.progress)} %</span>
-          </div>
-          <ProgressBar value={op.progress} label="Operation progress" tone={tone} />
+          {op.kind === 'vm.migrate' ? (
+            // A migration's own progress events: bytes sent and left, the guest's dirty rate.
+            <MigrationProgressView operationId={op.id} />
+          ) : (
+            <>
+              <div className="mb-1.5 flex justify-between text-sm">
+                <span>{op.phase}</span>
+                <span className="tabular-nums">{Math.round(op.progress)} %</span>
+              </div>
+              <ProgressBar value={op.progress} label="Operation progress" tone={tone} />
+            </>
+          )}
         </Card>
         {op.error === null ? null : (
           <ErrorBox

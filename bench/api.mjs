@@ -3,10 +3,13 @@
 // PostgreSQL (a database of its own, dropped afterwards), side by side with the ceiling measured in
 // the same run: a bare Fastify route answering a constant, in the same Node. Load comes from wrk
 // (Debian package `wrk`); each server runs in a process of its own, whose RSS is printed.
+// The server keeps VMs it read for 2 s (docs/adr/0021-request-caches.md), and wrk asks for one VM
+// and one page over and over: two more rows ask for a VM drawn at random from all of them, and for
+// a page drawn at random from all pages, so most of their reads miss the cache.
 // Usage: npm run bench:api [-- --vms 100000 --runs 3 --duration 10 --connections 16]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,7 +120,7 @@ async function seed(store, count, dataDir, databaseUrl) {
     await client.query('analyze vms');
     await client.end();
   }
-  return { vmId: template.id };
+  return { vmId: template.id, copyPrefix: template.id.slice(0, 8), copies };
 }
 
 /** The ceiling: Fastify with one route answering a constant, no logger, no hooks. */
@@ -155,9 +158,10 @@ async function child(args, env = {}) {
 }
 
 /** One wrk run: requests/s and latency percentiles in ms. */
-function wrk(url, { duration, connections, token }) {
+function wrk(url, { duration, connections, token, script }) {
   const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--latency'];
   if (token !== undefined) args.push('-H', `Authorization: Bearer ${token}`);
+  if (script !== undefined) args.push('-s', script);
   const run = spawnSync('wrk', [...args, url], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
   const out = run.stdout;
@@ -210,11 +214,36 @@ async function measureBackend(label, databaseUrl, options, ceilingUrl) {
       if (page.nextCursor === null) break;
       cursor = page.nextCursor;
     }
+    // Every page's cursor, for the run over random pages.
+    const cursors = [];
+    for (let next; ;) {
+      const page = await authed.vms.list({ limit: PAGE, ...(next ? { cursor: next } : {}) });
+      if (page.nextCursor === null) break;
+      cursors.push(page.nextCursor);
+      next = page.nextCursor;
+    }
     const check = await authed.vms.list({ limit: PAGE, ...(cursor ? { cursor } : {}) });
     if (check.items.length !== PAGE) throw new Error(`a page held ${check.items.length} VMs`);
     const pageUrl = `${server.url}/api/v1/vms?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const byIdUrl = `${server.url}/api/v1/vms/${server.vmId}`;
-    const runs = { ceiling: [], byId: [], page: [] };
+    const anyVm = join(dataDir, 'any-vm.lua');
+    await writeFile(
+      anyVm,
+      `request = function()
+  return wrk.format("GET", string.format("/api/v1/vms/${server.copyPrefix}%08d", math.random(1, ${server.copies})))
+end
+`,
+    );
+    const anyPage = join(dataDir, 'any-page.lua');
+    await writeFile(
+      anyPage,
+      `local paths = {${cursors.map((c) => `"/api/v1/vms?limit=${PAGE}&cursor=${encodeURIComponent(c)}"`).join(',')}}
+request = function()
+  return wrk.format("GET", paths[math.random(1, #paths)])
+end
+`,
+    );
+    const runs = { ceiling: [], byId: [], page: [], anyVm: [], anyPage: [] };
     // Warm-up, then the three interleaved so that drift of the machine hits each alike.
     wrk(byIdUrl, { ...options, duration: 2, token });
     wrk(pageUrl, { ...options, duration: 2, token });
@@ -222,6 +251,8 @@ async function measureBackend(label, databaseUrl, options, ceilingUrl) {
       runs.ceiling.push(wrk(`${ceilingUrl}/constant`, options));
       runs.byId.push(wrk(byIdUrl, { ...options, token }));
       runs.page.push(wrk(pageUrl, { ...options, token }));
+      runs.anyVm.push(wrk(server.url, { ...options, token, script: anyVm }));
+      runs.anyPage.push(wrk(server.url, { ...options, token, script: anyPage }));
     }
     const rss = await rssMiB(server.pid);
     return { label, ready, runs, rss };
@@ -245,7 +276,9 @@ function report({ label, ready, runs, rss }, vms) {
   console.log(line('ceiling: bare Fastify constant', 'ceiling', 'the peer'));
   console.log(line('GET /api/v1/vms/{id}', 'byId', '>= 50 %, p99 < 10 ms'));
   console.log(line(`GET /api/v1/vms (page of ${PAGE}, mid-list)`, 'page', '>= 10 %, p99 < 25 ms'));
-  for (const key of ['ceiling', 'byId', 'page']) {
+  console.log(line('GET /api/v1/vms/{id}, any VM', 'anyVm', 'mostly cache misses'));
+  console.log(line(`GET /api/v1/vms, any page of ${PAGE}`, 'anyPage', 'mostly cache misses'));
+  for (const key of ['ceiling', 'byId', 'page', 'anyVm', 'anyPage']) {
     console.log(`    ${key} runs: ${runs[key].map((r) => r.rps.toFixed(0)).join(', ')} req/s`);
   }
 }

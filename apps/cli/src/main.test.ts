@@ -729,6 +729,24 @@ describe('vm resize and hotplug', () => {
     expect(stdout).toContain('vm.resize');
   });
 
+  it('creates a VM with headroom for live growth', async () => {
+    const { code, client } = await cli([
+      'vm',
+      'create',
+      'roomy',
+      '--image',
+      'tiny',
+      '--max-cpus',
+      '4',
+      '--max-memory',
+      '2G',
+    ]);
+    expect(code).toBe(0);
+    expect(client.vms.create).toHaveBeenCalledWith(
+      expect.objectContaining({ name: 'roomy', maxCpus: 4, maxMemoryMiB: 2048 }),
+    );
+  });
+
   it('refuses a resize that names nothing, before asking the server', async () => {
     const { code, stderr, client } = await cli(['vm', 'resize', 'web']);
     expect(code).not.toBe(0);

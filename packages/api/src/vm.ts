@@ -101,6 +101,10 @@ export const VmCreate = Type.Object(
     placement: Type.Optional(VmPlacement),
     /** Start the VM once created (default true). */
     start: Type.Optional(Type.Boolean()),
+    /** vCPUs it may grow to while running (CPU hot-add, ADR 23); default cpus: no headroom. */
+    maxCpus: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_VM_CPUS })),
+    /** Memory it may grow to while running (DIMM hot-add); default memoryMiB: no headroom. */
+    maxMemoryMiB: Type.Optional(Type.Integer({ minimum: 16, maximum: MAX_VM_MEMORY_MIB })),
     /** Given to the guest by cloud-init (a NoCloud seed on a CD-ROM); kept with the VM. */
     cloudInit: Type.Optional(CloudInit),
   },

@@ -47,6 +47,9 @@ export interface VmCreateOptions {
   cpus?: string;
   memory?: string;
   disk?: string;
+  /** Headroom for live growth (ADR 23). */
+  maxCpus?: string;
+  maxMemory?: string;
   host?: string;
   /** Default `default`. */
   project?: string;
@@ -79,6 +82,8 @@ export function vmCreateRequest(name: string, options: VmCreateOptions): VmCreat
   if (options.cpus !== undefined) request.cpus = parseCpus(options.cpus);
   if (options.memory !== undefined) request.memoryMiB = parseSizeMiB(options.memory);
   if (options.disk !== undefined) request.diskGiB = parseSizeGiB(options.disk);
+  if (options.maxCpus !== undefined) request.maxCpus = parseCpus(options.maxCpus);
+  if (options.maxMemory !== undefined) request.maxMemoryMiB = parseSizeMiB(options.maxMemory);
   if (options.host !== undefined) request.host = options.host;
   if (options.project !== undefined) request.project = options.project;
   if (options.kernelArgs !== undefined) request.kernelArgs = options.kernelArgs;
@@ -252,6 +257,8 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
         .option('--cpus <n>', 'virtual CPUs')
         .option('--memory <size>', 'memory, e.g. 256M or 2G')
         .option('--disk <size>', 'disk size, e.g. 2G')
+        .option('--max-cpus <n>', 'vCPUs it may grow to while running (vm resize, live)')
+        .option('--max-memory <size>', 'memory it may grow to while running, e.g. 1G')
         .option('--host <host>', 'place the VM on this host')
         .option('--project <project>', 'the project it belongs to (default: default)')
         .option('--kernel-args <args>', 'kernel arguments appended to the image defaults')

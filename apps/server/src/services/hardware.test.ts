@@ -151,6 +151,26 @@ describe('resize', () => {
   });
 });
 
+describe('headroom at create', () => {
+  it('records maxCpus and maxMemoryMiB given at create, and refuses them below the size', async () => {
+    const id = await createVm('roomy', false, { cpus: 1, maxCpus: 2, maxMemoryMiB: 1024 });
+    expect(await hardware(id)).toMatchObject({ cpus: 1, maxCpus: 2, maxMemoryMiB: 1024 });
+    expect((await server.vms.agentSpec(await server.vms.get(id))).hardware).toMatchObject({
+      maxCpus: 2,
+      maxMemoryMiB: 1024,
+    });
+    const below = await call('POST', '/api/v1/vms', {
+      name: 'cramped',
+      image: 'tiny',
+      cpus: 2,
+      maxCpus: 1,
+    });
+    expect(below.statusCode).toBe(400);
+    expect(below.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
+    expect((await call('GET', '/api/v1/vms/cramped')).statusCode).toBe(404);
+  });
+});
+
 describe('disks and NICs', () => {
   it('adds data disks and NICs on free slots, counts them in the quota, and removes them', async () => {
     const id = await createVm('devices', true);

@@ -378,3 +378,26 @@ export function hardwareForSpec(
     dimmsMiB: vm.memoryMiB - dimms >= 16 ? stored.dimmsMiB : [],
   };
 }
+
+/**
+ * The hardware a create with headroom records (maxCpus, maxMemoryMiB at or above the size);
+ * undefined when the create names none. VALIDATION_FAILED for a headroom below the size.
+ */
+export function headroomAtCreate(
+  input: { maxCpus?: number; maxMemoryMiB?: number },
+  size: { cpus: number; memoryMiB: number },
+): VmHardware | undefined {
+  if (input.maxCpus === undefined && input.maxMemoryMiB === undefined) return undefined;
+  const maxCpus = input.maxCpus ?? size.cpus;
+  const maxMemoryMiB = input.maxMemoryMiB ?? size.memoryMiB;
+  if (maxCpus < size.cpus) {
+    throw invalid(`maxCpus ${maxCpus} is below cpus ${size.cpus}`, 'maxCpus');
+  }
+  if (maxMemoryMiB < size.memoryMiB) {
+    throw invalid(
+      `maxMemoryMiB ${maxMemoryMiB} is below memoryMiB ${size.memoryMiB}`,
+      'maxMemoryMiB',
+    );
+  }
+  return { ...defaultHardware(size), maxCpus, maxMemoryMiB };
+}

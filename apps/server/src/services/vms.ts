@@ -35,7 +35,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
-import { hardwareForSpec } from './hardware.js';
+import { hardwareForSpec, headroomAtCreate } from './hardware.js';
 import type { HostService } from './hosts.js';
 import { cpuModelOf, DEFAULT_SCHEDULER_SETTINGS, SchedulerService } from './scheduler.js';
 import { refuseTemplate } from './snapshots.js';
@@ -139,6 +139,7 @@ export class VmService {
       diskGiB: input.diskGiB ?? DEFAULTS.diskGiB,
     };
     await this.assertQuota(projectName, { ...size, vms: 1 });
+    const headroom = headroomAtCreate(input, size);
     const placement = input.placement ?? {};
     assertPlacement(placement);
     if (input.cloudInit !== undefined) assertValidCloudInit(input.cloudInit);
@@ -174,6 +175,7 @@ export class VmService {
         if (input.cloudInit !== undefined) {
           await tx.cloudInit.put(created.id, cloudInitForVm(input.cloudInit, created));
         }
+        if (headroom !== undefined) await tx.hardware.put(created.id, headroom);
         return created;
       },
     );

@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers: unit (fast, beside the code), integration (real QEMU and databases, one file at a
-// time), e2e (the built CLI and server as processes). The JSON report feeds .ci/run's summary line.
+// Four tiers: unit (fast, beside the code), integration (real QEMU and databases, one file at a
+// time), e2e (the built CLI and server as processes), guest-os (real guest operating systems,
+// minutes each). The JSON report feeds .ci/run's summary line.
 //
 // Workspace packages export a `source` condition (src/index.ts) ahead of `default` (dist/), so
 // tests run the TypeScript source, never a stale build. Tests run in Vite's ssr environment,
@@ -24,7 +25,13 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['{apps,packages}/*/src/**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', '**/node_modules/**', '**/dist/**'],
+          exclude: [
+            '**/*.int.test.ts',
+            '**/*.e2e.test.ts',
+            '**/*.guest.test.ts',
+            '**/node_modules/**',
+            '**/dist/**',
+          ],
           testTimeout: 10_000,
         },
       },
@@ -50,6 +57,20 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        ...sourceFirst,
+        test: {
+          // Real guest operating systems (a debootstrapped Debian with cloud-init): minutes, not
+          // seconds, under TCG; the image is built once and cached in .cache by its recipe.
+          name: 'guest-os',
+          sequence: { groupOrder: 3 },
+          include: ['{apps,packages}/*/src/**/*.guest.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          fileParallelism: false,
+          testTimeout: 1_200_000,
+          hookTimeout: 1_800_000,
         },
       },
     ],

@@ -395,12 +395,15 @@ describe('the dashboard for admins', () => {
     await page.getByRole('button', { name: 'Use the dark theme' }).click();
     await page.goto(`${baseUrl}/operations`);
     await page.getByRole('table', { name: 'Operations' }).waitFor();
+    await page.locator('[data-live-status="live"]').waitFor();
     await shot('operations-dark');
     await page.goto(`${baseUrl}/admin`);
     await page.getByRole('table', { name: 'Users' }).waitFor();
+    await page.locator('[data-live-status="live"]').waitFor();
     await shot('admin-dark');
     await page.goto(`${baseUrl}/audit`);
     await page.getByRole('table', { name: 'Audit log' }).waitFor();
+    await page.locator('[data-live-status="live"]').waitFor();
     await shot('audit-dark');
     await page.getByRole('button', { name: 'Use the light theme' }).click();
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });

@@ -1,6 +1,6 @@
 import type { Operation } from '@novacron/api';
 import { describe, expect, it } from 'vitest';
-import { elapsedMs, isActive, operationHref, targetHref } from './operations';
+import { elapsedMs, isActive, laterOf, operationHref, targetHref } from './operations';
 
 function operation(status: Operation['status']): Operation {
   return {
@@ -38,5 +38,13 @@ describe('operations in the dashboard', () => {
     expect(targetHref({ type: 'host', id: 'h1', name: 'x' })).toBe('/hosts/view?id=h1');
     expect(targetHref({ type: 'image', id: 'i1', name: 'x' })).toBe('/images');
     expect(operationHref({ id: 'op/1' })).toBe('/operations/view?id=op%2F1');
+  });
+
+  it('keeps the later copy of an operation, so a late answer cannot undo an event', () => {
+    const cancelled = { ...operation('cancelled'), updatedAt: '2026-01-01T00:00:06.000Z' };
+    const answer = operation('running');
+    expect(laterOf(cancelled, answer)).toBe(cancelled);
+    expect(laterOf(answer, cancelled)).toBe(cancelled);
+    expect(laterOf(undefined, answer)).toBe(answer);
   });
 });

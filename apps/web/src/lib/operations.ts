@@ -26,3 +26,13 @@ export function elapsedMs(operation: Operation, now: number = Date.now()): numbe
   const end = isActive(operation) ? now : Date.parse(operation.updatedAt);
   return end - Date.parse(operation.createdAt);
 }
+
+/**
+ * The later of two copies of an operation, by `updatedAt`: the answer to a request can arrive
+ * after an event that already reported a later state (a cancel answered `running` after the event
+ * that said `cancelled`), and must not overwrite it.
+ */
+export function laterOf(cached: Operation | undefined, answer: Operation): Operation {
+  if (cached === undefined || cached.id !== answer.id) return answer;
+  return Date.parse(cached.updatedAt) > Date.parse(answer.updatedAt) ? cached : answer;
+}

@@ -21,7 +21,7 @@ import {
   StateBadge,
 } from '../../components/ui';
 import { formatAgo, formatBytes } from '../../lib/format';
-import { operationHref } from '../../lib/operations';
+import { laterOf, operationHref } from '../../lib/operations';
 import { useApi } from '../../lib/session';
 
 /** Imports pending or running, kept current by operation events (the `operations` prefix). */
@@ -388,7 +388,9 @@ export default function ImagesPage() {
         open={importing}
         onOpenChange={setImporting}
         onStarted={(operation) => {
-          queries.setQueryData(['operation', operation.id], operation);
+          queries.setQueryData<Operation>(['operation', operation.id], (cached) =>
+            laterOf(cached, operation),
+          );
           setStarted((ops) => [operation, ...ops]);
           void queries.invalidateQueries({ queryKey: ['images'] });
         }}

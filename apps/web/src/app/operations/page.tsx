@@ -24,7 +24,7 @@ import {
   StateBadge,
 } from '../../components/ui';
 import { formatAgo, formatDuration } from '../../lib/format';
-import { elapsedMs, isActive, operationHref, targetHref } from '../../lib/operations';
+import { elapsedMs, isActive, laterOf, operationHref, targetHref } from '../../lib/operations';
 import { useApi } from '../../lib/session';
 
 /** Cancels one operation; the answer (and then its events) update the caches. */
@@ -34,7 +34,9 @@ function useCancel() {
   return useMutation({
     mutationFn: (operation: Operation) => api.operations.cancel(operation.id),
     onSuccess: (operation) => {
-      queries.setQueryData(['operation', operation.id], operation);
+      queries.setQueryData<Operation>(['operation', operation.id], (cached) =>
+        laterOf(cached, operation),
+      );
       void queries.invalidateQueries({ queryKey: ['operations'] });
     },
   });

@@ -1,5 +1,6 @@
 'use client';
 
+import type { Operation } from '@novacron/api';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { MigrationProgressView } from '../../../components/migrate-dialog';
@@ -16,7 +17,7 @@ import {
   StateBadge,
 } from '../../../components/ui';
 import { formatAgo, formatDuration } from '../../../lib/format';
-import { elapsedMs, isActive, targetHref } from '../../../lib/operations';
+import { elapsedMs, isActive, laterOf, targetHref } from '../../../lib/operations';
 import { useOperation } from '../../../lib/queries';
 import { useIdParam, withSearchParams } from '../../../lib/search-params';
 import { useApi } from '../../../lib/session';
@@ -40,7 +41,10 @@ function OperationPage() {
   const { data: op, error, isLoading } = useOperation(id);
   const cancel = useMutation({
     mutationFn: () => api.operations.cancel(id ?? ''),
-    onSuccess: (operation) => queries.setQueryData(['operation', operation.id], operation),
+    onSuccess: (operation) =>
+      queries.setQueryData<Operation>(['operation', operation.id], (cached) =>
+        laterOf(cached, operation),
+      ),
   });
 
   if (id === undefined) {

@@ -101,8 +101,13 @@ async function guestUntil(
   );
 }
 
-async function settle(accepted: Promise<Operation>): Promise<Operation> {
+/** Wall time of each change, request to operation done, printed at the end. */
+const timings: string[] = [];
+
+async function settle(accepted: Promise<Operation>, label?: string): Promise<Operation> {
+  const start = performance.now();
   const operation = await client.operations.wait((await accepted).id, 120);
+  if (label !== undefined) timings.push(`${label} ${Math.round(performance.now() - start)} ms`);
   expect(operation.error ?? null).toBeNull();
   expect(operation.status).toBe('succeeded');
   return operation;
@@ -154,7 +159,10 @@ describe('resize and hotplug of a running tiny guest', () => {
     const memBefore = Number(await guestValue(vm, 'MEMKIB', memTotalKiB));
 
     // Live: one more vCPU (device_add of a CPU) and 128 MiB (a pc-dimm).
-    const resized = await settle(client.vms.resize(vm, { cpus: 2, memoryMiB: 384 }));
+    const resized = await settle(
+      client.vms.resize(vm, { cpus: 2, memoryMiB: 384 }),
+      'live +1 vCPU +128 MiB',
+    );
     expect(resized.result).toMatchObject({ live: true, cpus: 2, memoryMiB: 384 });
     expect(
       await guestUntil(vm, 'PRESENT', 'cat /sys/devices/system/cpu/present', (v) => v === '0-1'),
@@ -173,16 +181,16 @@ describe('resize and hotplug of a running tiny guest', () => {
     console.info(`hotplug: MemTotal ${memBefore} -> ${memAfter} KiB after a 128 MiB DIMM`);
 
     // A data disk appears as a new virtio block device; the boot disk grows live.
-    await settle(client.vms.addDisk(vm, { sizeGiB: 1 }));
+    await settle(client.vms.addDisk(vm, { sizeGiB: 1 }), 'disk add');
     expect(
       await guestUntil(vm, 'BLOCK', 'ls /sys/block | tr "\\n" " "', (v) => v.includes('vdb')),
     ).toContain('vdb');
-    await settle(client.vms.resize(vm, { diskGiB: 2 }));
+    await settle(client.vms.resize(vm, { diskGiB: 2 }), 'disk grow');
     expect(await guestUntil(vm, 'SECTORS', 'cat /sys/block/vda/size', (v) => v === '4194304')).toBe(
       '4194304',
     );
     // A NIC on the host's VM network: eth1 in the guest.
-    await settle(client.vms.addNic(vm));
+    await settle(client.vms.addNic(vm), 'NIC add');
     expect(
       await guestUntil(vm, 'NETS', 'ls /sys/class/net | tr "\\n" " "', (v) => v.includes('eth1')),
     ).toContain('eth1');
@@ -214,13 +222,13 @@ describe('resize and hotplug of a running tiny guest', () => {
     );
 
     // Unplug: the guest releases the devices (device_del, DEVICE_DELETED).
-    await settle(client.vms.removeDisk(vm, 'disk1'));
-    await settle(client.vms.removeNic(vm, 'net1'));
+    await settle(client.vms.removeDisk(vm, 'disk1'), 'disk remove');
+    await settle(client.vms.removeNic(vm, 'net1'), 'NIC remove');
     expect(
       await guestUntil(vm, 'BLOCK', 'ls /sys/block | tr "\\n" " "', (v) => !v.includes('vdb')),
     ).not.toContain('vdb');
     expect(await guestValue(vm, 'NETS', 'ls /sys/class/net | tr "\\n" " "')).not.toContain('eth1');
     expect(await client.vms.hardware(vm)).toMatchObject({ disks: [], nics: [] });
-    console.info(`hotplug: whole scenario ${Date.now() - started} ms`);
+    console.info(`hotplug: ${timings.join('; ')}; whole scenario ${Date.now() - started} ms`);
   }, 600_000);
 });

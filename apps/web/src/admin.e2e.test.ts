@@ -383,6 +383,9 @@ describe('the dashboard for admins', () => {
     const row = table.locator('tr', { hasText: 'slow-e2e' });
     await row.locator('[data-state="cancelled"]').waitFor({ timeout: 60_000 });
     await page.getByLabel('Status').selectOption('cancelled');
+    await page.getByLabel('Target').fill('slow-e2e');
+    await page.getByLabel('Target').press('Enter');
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
     await table.getByText('slow-e2e').waitFor();
     await table.getByRole('link', { name: 'image.import' }).first().click();
     await page.waitForURL(/\/operations\/view\?id=/);

@@ -59,6 +59,12 @@ export default function OperationsPage() {
     api.operations.list({ ...query, ...filters }),
   );
   const filtered = status !== '' || kind !== '' || target !== '';
+  const applyTarget = () => {
+    if (targetText.trim() !== target) {
+      setTarget(targetText.trim());
+      list.reset();
+    }
+  };
   // Running operations' durations tick; finished ones stand still.
   const anyActive = (list.items ?? []).some(isActive);
   const [now, setNow] = useState(() => Date.now());
@@ -174,8 +180,7 @@ export default function OperationsPage() {
         className="mb-3 grid gap-3 sm:grid-cols-2 lg:grid-cols-4"
         onSubmit={(e) => {
           e.preventDefault();
-          setTarget(targetText.trim());
-          list.reset();
+          applyTarget();
         }}
       >
         <Field label="Status">
@@ -223,10 +228,12 @@ export default function OperationsPage() {
               type="search"
               value={targetText}
               onChange={(e) => setTargetText(e.target.value)}
-              onBlur={() => {
-                if (targetText.trim() !== target) {
-                  setTarget(targetText.trim());
-                  list.reset();
+              onBlur={applyTarget}
+              onKeyDown={(e) => {
+                // The form has two text fields, so Enter does not submit it on its own.
+                if (e.key === 'Enter') {
+                  e.preventDefault();
+                  applyTarget();
                 }
               }}
             />

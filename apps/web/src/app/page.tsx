@@ -111,25 +111,20 @@ function OperationRow({ operation }: { operation: Operation }) {
   );
 }
 
+/** One line per event, from what its data carries (a VM, a host, an operation, an audit entry). */
 function describe(event: Event): string {
-  const data = event.data as {
-    name?: unknown;
-    state?: unknown;
-    status?: unknown;
-    kind?: unknown;
-    target?: { name?: unknown };
-  };
-  const name =
-    typeof data.name === 'string'
-      ? data.name
-      : ((data.target?.name as string | undefined) ?? event.subject.id);
+  const data = event.data;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const target = (data.target ?? {}) as { name?: unknown };
+  if (event.type === 'audit.recorded') {
+    const what = [text(data.actor) ?? 'someone', text(data.action), text(target.name)];
+    return `${what.filter((part) => part !== undefined).join(' ')} · ${text(data.result) ?? ''}`;
+  }
+  const name = text(data.name) ?? text(target.name) ?? event.subject.id;
   const detail =
-    typeof data.state === 'string'
-      ? data.state
-      : typeof data.status === 'string'
-        ? `${String(data.kind)} ${data.status}`
-        : '';
-  return `${name}${detail === '' ? '' : ` · ${detail}`}`;
+    text(data.state) ??
+    (text(data.status) === undefined ? '' : `${text(data.kind) ?? ''} ${text(data.status) ?? ''}`);
+  return detail === '' ? name : `${name} · ${detail}`;
 }
 
 export default function OverviewPage() {

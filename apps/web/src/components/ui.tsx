@@ -84,7 +84,7 @@ export function Card({
   className?: string;
 }) {
   return (
-    <section className={`rounded-lg border border-line bg-card p-4 ${className}`}>
+    <section className={`min-w-0 rounded-lg border border-line bg-card p-4 ${className}`}>
       {title === undefined && actions === undefined ? null : (
         <header className="mb-3 flex flex-wrap items-center justify-between gap-2">
           {title === undefined ? <span /> : <h2 className="text-sm font-semibold">{title}</h2>}

@@ -104,6 +104,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
     recent: new KeyedStore<Event[]>(),
   });
   const lastSeq = useRef<number | undefined>(undefined);
+  const backfilled = useRef(false);
   const [reopen, setReopen] = useState(0);
 
   useEffect(() => {
@@ -154,8 +155,38 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
         lastSeq.current = stream.lastSeq;
         setStatus('live');
         setProblem(undefined);
+        if (!backfilled.current) backfill(stream.lastSeq);
       }
     }, 250);
+    // The overview's recent events: the stored ones before the stream's start, replayed once by a
+    // second stream that closes when it reaches that point. They change no cache: those are newer.
+    let history: EventStream | undefined;
+    const backfill = (head: number) => {
+      backfilled.current = true;
+      recent.set('all', recent.get('all') ?? []);
+      if (head === 0) return;
+      const seen: Event[] = [];
+      const finish = () => {
+        history?.close();
+        const newer = (recent.get('all') ?? []).filter((event) => event.seq > head);
+        recent.set('all', [...newer, ...seen.reverse()].slice(0, RECENT_EVENTS));
+      };
+      const giveUp = setTimeout(finish, 5_000);
+      try {
+        history = client.events({
+          since: Math.max(0, head - RECENT_EVENTS),
+          onEvent: (event) => {
+            if (event.seq <= head) seen.push(event);
+            if (event.seq >= head) {
+              clearTimeout(giveUp);
+              finish();
+            }
+          },
+        });
+      } catch {
+        clearTimeout(giveUp);
+      }
+    };
     stream.done.then(
       () => undefined,
       async (error: unknown) => {
@@ -170,6 +201,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
     );
     return () => {
       closed = true;
+      history?.close();
       clearInterval(opened);
       if (retry !== undefined) clearTimeout(retry);
       lastSeq.current = stream?.lastSeq ?? lastSeq.current;

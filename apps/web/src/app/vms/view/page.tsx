@@ -161,7 +161,7 @@ function VmPage() {
           </span>
         }
       />
-      <div className="grid gap-4 lg:grid-cols-3">
+      <div className="grid items-start gap-4 lg:grid-cols-3">
         <Card title="Actions" className="lg:col-span-2">
           <VmActions vm={vm} />
         </Card>

@@ -1,7 +1,8 @@
 'use client';
 
 import { MAX_CLOUD_INIT_SSH_KEYS } from '@novacron/api';
-import { sshKeysOf, type CloudInitDraft } from '../lib/cloud-init';
+import { useState } from 'react';
+import { cloudInitOf, sshKeysOf, type CloudInitDraft } from '../lib/cloud-init';
 import { Field, Input, TextArea } from './ui';
 
 /**
@@ -16,8 +17,10 @@ export function CloudInitFields({
   onChange: (value: CloudInitDraft) => void;
 }) {
   const keys = sshKeysOf(value.sshKeys).length;
+  // Open when it holds something (coming back to this step); then the user opens and closes it.
+  const [initiallyOpen] = useState(() => cloudInitOf(value).cloudInit !== undefined);
   return (
-    <details className="rounded-md border border-line p-3">
+    <details className="rounded-md border border-line p-3" open={initiallyOpen}>
       <summary className="cursor-pointer text-sm font-medium">
         cloud-init: user data and SSH keys (optional)
       </summary>

@@ -15,7 +15,7 @@ import {
 import { DomainError } from '@novacron/domain';
 import type { Store } from '@novacron/store';
 import type { HostService } from './hosts.js';
-import { refuseTemplate } from './snapshots.js';
+import { refuseTemplate, refuseWithSnapshots } from './snapshots.js';
 import type { OperationContext, OperationRunner, RecoveryPlan } from './operations.js';
 import type { VmService } from './vms.js';
 
@@ -241,6 +241,7 @@ export class HardwareService {
     const vm = await this.vms.get(idOrName, project);
     // A template is immutable (docs/adr/0022-snapshots-clones-templates.md).
     refuseTemplate(vm, 'change the hardware of');
+    await refuseWithSnapshots(this.store, vm, 'change the hardware of');
     if (!(CHANGEABLE_STATES as readonly string[]).includes(vm.state)) {
       throw new DomainError(
         'VM_INVALID_STATE',

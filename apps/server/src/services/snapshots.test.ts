@@ -178,6 +178,28 @@ describe('snapshots', () => {
     expect(await names(other)).toEqual(['theirs']);
   });
 
+  it('while a VM has snapshots its size and devices stay; a VM with data disks takes none', async () => {
+    const id = await createVm('sized', false);
+    await settle(await call('POST', `/api/v1/vms/${id}/snapshots`, { name: 's1' }));
+    for (const [method, url, body] of [
+      ['PATCH', `/api/v1/vms/${id}`, { memoryMiB: 512 }],
+      ['POST', `/api/v1/vms/${id}/resize`, { cpus: 2 }],
+      ['POST', `/api/v1/vms/${id}/disks`, { sizeGiB: 1 }],
+    ] as const) {
+      expect(await refused(method, url, body)).toEqual({ status: 409, code: 'VM_HAS_SNAPSHOTS' });
+    }
+    // Labels are not the machine.
+    expect((await call('PATCH', `/api/v1/vms/${id}`, { labels: { a: 'b' } })).statusCode).toBe(200);
+    await settle(await call('DELETE', `/api/v1/vms/${id}/snapshots/s1`));
+    const added = await settle(await call('POST', `/api/v1/vms/${id}/disks`, { sizeGiB: 1 }));
+    expect(added.status, JSON.stringify(added.error)).toBe('succeeded');
+    expect(await refused('POST', `/api/v1/vms/${id}/snapshots`, { name: 's2' })).toEqual({
+      status: 409,
+      code: 'VM_INVALID_STATE',
+    });
+    expect(await names(id)).toEqual([]);
+  });
+
   it('deleting a VM deletes its snapshots', async () => {
     const id = await createVm('gone', false);
     await settle(await call('POST', `/api/v1/vms/${id}/snapshots`, { name: 's1' }));

@@ -54,6 +54,15 @@ export class SnapshotService {
         { state, allowed: ['running', 'paused'] },
       );
     }
+    const dataDisks = (await this.store.hardware.get(vm.id))?.disks.map((d) => d.name) ?? [];
+    if (dataDisks.length > 0) {
+      // A snapshot covers the boot disk only: a revert would leave the data disks as they are.
+      throw new DomainError(
+        'VM_INVALID_STATE',
+        `VM '${vm.name}' has data disks (${dataDisks.join(', ')}): a snapshot covers the boot disk only, so it is refused`,
+        { dataDisks },
+      );
+    }
     if ((await this.store.snapshots.get(vm.id, input.name)) !== undefined) {
       throw new DomainError(
         'SNAPSHOT_NAME_TAKEN',
@@ -374,6 +383,22 @@ export async function assertMovable(store: Store, vm: Vm): Promise<void> {
         { clones },
       );
     }
+  }
+}
+
+/**
+ * VM_HAS_SNAPSHOTS when the VM has snapshots: its size and devices must stay those the snapshots
+ * were taken with (a memory snapshot loads only into the same machine, a disk snapshot has the
+ * disk's size then).
+ */
+export async function refuseWithSnapshots(store: Store, vm: Vm, what: string): Promise<void> {
+  const count = await store.snapshots.count(vm.id);
+  if (count > 0) {
+    throw new DomainError(
+      'VM_HAS_SNAPSHOTS',
+      `VM '${vm.name}' has ${count} snapshot(s): cannot ${what} it until they are deleted`,
+      { snapshots: count },
+    );
   }
 }
 

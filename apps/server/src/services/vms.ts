@@ -38,7 +38,7 @@ import type { AgentPort, ConsoleKind } from '../agents/agent-client.js';
 import { hardwareForSpec, headroomAtCreate } from './hardware.js';
 import type { HostService } from './hosts.js';
 import { cpuModelOf, DEFAULT_SCHEDULER_SETTINGS, SchedulerService } from './scheduler.js';
-import { refuseTemplate } from './snapshots.js';
+import { refuseTemplate, refuseWithSnapshots } from './snapshots.js';
 import {
   cancelled,
   type OperationContext,
@@ -209,7 +209,10 @@ export class VmService {
     for (let attempt = 1; ; attempt++) {
       const vm = await this.get(idOrName, project);
       const resize = patch.cpus !== undefined || patch.memoryMiB !== undefined;
-      if (resize) refuseTemplate(vm, 'resize');
+      if (resize) {
+        refuseTemplate(vm, 'resize');
+        await refuseWithSnapshots(this.store, vm, 'resize');
+      }
       if (resize && vm.state !== 'stopped') {
         throw new DomainError(
           'VM_INVALID_STATE',

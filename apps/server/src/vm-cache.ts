@@ -9,6 +9,7 @@ import type { Store } from '@novacron/store';
  */
 export const VM_TTL_MS = 2000;
 const MAX_ENTRIES = 10_000;
+const MAX_PAGES = 1000;
 
 /**
  * VMs by id, as the authorizer and `GET /api/v1/vms/{id}` read them. Dropped by the vm.* event
@@ -16,8 +17,8 @@ const MAX_ENTRIES = 10_000;
  * committed write replaced. Services read the store itself: their read-modify-write needs it.
  */
 export class VmCache {
-  readonly #entries = new Map<string, { vm: Vm; staleAt: number }>();
-  readonly #json = new WeakMap<Vm, string>();
+  readonly #entries = new Map<string, { vm: Vm; staleAt: number; json?: string }>();
+  readonly #pages = new Map<string, number>();
   #generation = 0;
   readonly #unsubscribe: () => void;
 
@@ -53,6 +54,19 @@ export class VmCache {
   }
 
   /**
+   * Whether the page `key` names was asked for within the TTL before now. Only such pages go
+   * through the cache: a walk over many pages would fill it with VMs read once, and the churn
+   * cost more than the reads (GC); a page asked for again and again is served from it.
+   */
+  admitPage(key: string): boolean {
+    const now = this.clock.now().getTime();
+    const last = this.#pages.get(key);
+    if (this.#pages.size >= MAX_PAGES) this.#pages.clear();
+    this.#pages.set(key, now);
+    return last !== undefined && now - last < this.ttlMs;
+  }
+
+  /**
    * The VMs with these ids in this order, those in the cache from it and the others in one read;
    * ids of VMs deleted meanwhile are left out.
    */
@@ -78,14 +92,12 @@ export class VmCache {
     return ids.flatMap((id) => found.get(id) ?? []);
   }
 
-  /** `vm` as `serialize` writes it, kept while `vm` is (a cached VM is never changed). */
+  /** `vm` as `serialize` writes it, kept with its entry (a cached VM is never changed). */
   jsonOf(vm: Vm, serialize: (vm: Vm) => string): string {
-    let json = this.#json.get(vm);
-    if (json === undefined) {
-      json = serialize(vm);
-      this.#json.set(vm, json);
-    }
-    return json;
+    const entry = this.#entries.get(vm.id);
+    if (entry?.vm !== vm) return serialize(vm);
+    entry.json ??= serialize(vm);
+    return entry.json;
   }
 
   close(): void {

@@ -28,10 +28,13 @@ export function registerVmList(app: ServerApp, deps: ServerDeps): void {
         ...(project === undefined ? {} : { project }),
         ...(label === undefined ? {} : { labels: parseLabelSelectors(label) }),
       };
-      if (deps.vmCache === undefined) return deps.store.vms.list(filter);
-      // The page's ids from the index, its VMs from the cache (docs/adr/0021-request-caches.md),
-      // each with its JSON as the Vm schema serializes it: the page is those joined.
       const { vmCache } = deps;
+      // A page not asked for within the cache's TTL is one read that fills no cache; one asked
+      // for again has its ids read from the index and its VMs from the cache, each with its JSON
+      // as the Vm schema serializes it, joined (docs/adr/0021-request-caches.md).
+      if (vmCache === undefined || !vmCache.admitPage(request.url)) {
+        return deps.store.vms.list(filter);
+      }
       const { ids, nextCursor } = await deps.store.vms.listIds(filter);
       const items = await vmCache.getMany(ids);
       const serialize = reply.compileSerializationSchema(VM_SCHEMA) as (vm: Vm) => string;

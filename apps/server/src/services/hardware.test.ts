@@ -1,6 +1,7 @@
 import type { Operation, VmHardwareView } from '@novacron/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../testing.js';
+import { FakeAgent, startTestServer, type TestServer } from '../testing.js';
+import { HardwareService } from './hardware.js';
 
 // Resize and hotplug through the API over a fake agent (the layer below): what is refused before
 // the host is asked, what the store records after, and what the host is sent.
@@ -218,5 +219,28 @@ describe('disks and NICs', () => {
     const fifth = await call('POST', `/api/v1/vms/${id}/nics`, {});
     expect(fifth.statusCode).toBe(409);
     expect(fifth.json()).toMatchObject({ error: { code: 'HOTPLUG_NOT_SUPPORTED' } });
+  });
+});
+
+describe('after a server restart', () => {
+  it('resumes a resize the host was asked for: the wanted spec is sent again and recorded', async () => {
+    const id = await createVm('again', false);
+    const held = server.agent.hold();
+    const accepted = (
+      await call('POST', `/api/v1/vms/${id}/resize`, { cpus: 2, diskGiB: 2 })
+    ).json<Operation>();
+    await held;
+    expect(await server.store.operations.get(accepted.id)).toMatchObject({ phase: 'applying' });
+
+    const fresh = new FakeAgent();
+    server = await server.restart(fresh);
+    const hardware = new HardwareService(server.store, server.hosts, server.operations, server.vms);
+    expect(await server.operations.recover(hardware.recoveryPlans())).toEqual({
+      resumed: 1,
+      rolledBack: 0,
+    });
+    expect(await server.operations.wait(accepted.id, 5000)).toMatchObject({ status: 'succeeded' });
+    expect(fresh.calls).toEqual(['hardware again 2/256/2 ']);
+    expect(await server.vms.get(id)).toMatchObject({ cpus: 2, diskGiB: 2 });
   });
 });

@@ -261,6 +261,25 @@ describe('the dashboard', () => {
     await expect.poll(shownState, { timeout: 60_000 }).toBe('running');
   });
 
+  it('reconnects after the server restarts, and resumes from the last event it saw', async () => {
+    if (up === undefined) throw new Error('not up');
+    // A crash: the agents and the guest run on; the page's stream drops.
+    await stopCommand(up, 'SIGKILL');
+    await page.locator('[data-live-status="reconnecting"]').waitFor({ timeout: 60_000 });
+    up = cli.start(['up', '--hosts', '2']);
+    await waitForOutput(up, 'NovaCron is up', 180_000);
+    const api = await apiClient();
+    await expect
+      .poll(async () => (await api.hosts.get('host2')).state, { timeout: 60_000 })
+      .toBe('ready');
+    // A change made while the page may still be waiting to reconnect reaches it when it does.
+    await api.vms.action(VM, { action: 'pause' });
+    await expect.poll(shownState, { timeout: 60_000 }).toBe('paused');
+    await page.locator('[data-live-status="live"]').waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(shownState, { timeout: 60_000 }).toBe('running');
+  });
+
   it('has every page, at desktop and phone width, light and dark', async () => {
     await page.goto(`${baseUrl}/vms`);
     await page.getByRole('table', { name: 'Virtual machines' }).getByText(VM).waitFor();
@@ -293,6 +312,12 @@ describe('the dashboard', () => {
     await phone.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await phone.getByRole('button', { name: 'Log in' }).click();
     await phone.getByRole('heading', { name: 'Overview' }).waitFor();
+    await phone.locator('[data-live-status="live"]').waitFor();
+    await phone.getByRole('list', { name: 'Recent events' }).waitFor();
+    // Nothing wider than the phone.
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      390,
+    );
     await shot('phone-overview', phone);
     await phone.getByRole('button', { name: 'Open the menu' }).click();
     await phone.getByRole('navigation', { name: 'Main' }).waitFor();

@@ -59,7 +59,7 @@ function LiveIndicator() {
       data-live-status={status}
     >
       <span aria-hidden className={`size-2 rounded-full ${tone}`} />
-      {text}
+      <span className="sr-only sm:not-sr-only">{text}</span>
     </span>
   );
 }
@@ -111,7 +111,7 @@ function SignedInShell({ children, pathname }: { children: ReactNode; pathname: 
           <Navigation pathname={pathname} onNavigate={() => setMenuOpen(false)} />
         </aside>
         <div className="flex min-w-0 flex-1 flex-col">
-          <header className="flex h-14 items-center gap-3 border-b border-line bg-card px-4">
+          <header className="flex h-14 items-center gap-2 border-b border-line bg-card px-2 sm:gap-3 sm:px-4">
             <Button
               variant="ghost"
               className="md:hidden"
@@ -122,7 +122,7 @@ function SignedInShell({ children, pathname }: { children: ReactNode; pathname: 
               Menu
             </Button>
             <span className="font-semibold md:hidden">NovaCron</span>
-            <div className="ml-auto flex items-center gap-3">
+            <div className="ml-auto flex items-center gap-1.5 sm:gap-3">
               <LiveIndicator />
               <Button
                 variant="ghost"

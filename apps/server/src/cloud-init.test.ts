@@ -1,6 +1,22 @@
-import type { ErrorBody, Operation } from '@novacron/api';
+import type { AgentCloneRequest, ErrorBody, Operation } from '@novacron/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './testing.js';
+import type { AgentSnapshotPort } from './agents/agent-client.js';
+import { FakeAgent, startTestServer, type TestServer } from './testing.js';
+
+/** A host that can make a clone's disk (what the clone's spec said is kept). */
+class CloneAgent extends FakeAgent {
+  readonly cloneRequests: AgentCloneRequest[] = [];
+  readonly snapshots: AgentSnapshotPort = {
+    list: () => Promise.resolve([]),
+    create: () => Promise.reject(new Error('not used')),
+    revert: () => Promise.reject(new Error('not used')),
+    delete: () => Promise.resolve(),
+    clone: (_sourceId, request) => {
+      this.cloneRequests.push(request);
+      return Promise.resolve({ method: 'copy', allocatedBytes: 0 });
+    },
+  };
+}
 
 // cloud-init data through the API: checked before anything is stored, kept with the VM, and
 // handed to its host in every spec (start, restart, migration target).
@@ -8,8 +24,11 @@ import { startTestServer, type TestServer } from './testing.js';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0Zm9vYmFy ops@example.com';
 let server: TestServer;
 
+let agent: CloneAgent;
+
 beforeEach(async () => {
-  server = await startTestServer();
+  agent = new CloneAgent();
+  server = await startTestServer({ agent });
 });
 
 afterEach(async () => {
@@ -64,6 +83,28 @@ describe('VM create with cloud-init', () => {
       userDataBytes: 35,
       networkConfig: false,
     });
+  });
+
+  it('gives a clone the data as a new instance, named after the clone', async () => {
+    const created = await call('POST', '/api/v1/vms', {
+      name: 'tmpl',
+      image: 'tiny',
+      start: false,
+      cloudInit: { sshKeys: [KEY], userData: '#cloud-config\n' },
+    });
+    await waitFor(created.json<Operation>());
+    const cloned = await call('POST', '/api/v1/vms/tmpl/clone', { name: 'tmpl-2', start: false });
+    expect(cloned.statusCode).toBe(202);
+    expect(await waitFor(cloned.json<Operation>())).toMatchObject({ status: 'succeeded' });
+    const clone = await server.vms.get('tmpl-2');
+    const seed = {
+      instanceId: `iid-${clone.id}`,
+      hostname: 'tmpl-2',
+      sshKeys: [KEY],
+      userData: '#cloud-config\n',
+    };
+    expect(await server.store.cloudInit.get(clone.id)).toEqual(seed);
+    expect(agent.cloneRequests[0]?.spec.cloudInit).toEqual(seed);
   });
 
   it('sends no seed for a VM created without cloud-init', async () => {

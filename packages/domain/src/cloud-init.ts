@@ -58,6 +58,22 @@ export function cloudInitForVm(input: CloudInit, vm: { id: string; name: string 
   };
 }
 
+/**
+ * A clone's seed: the source's data as a new instance (its own id, so cloud-init configures the
+ * clone afresh), named after the clone unless the source's host name was set by hand.
+ */
+export function cloudInitForClone(
+  seed: AgentCloudInit,
+  source: { name: string },
+  clone: { id: string; name: string },
+): AgentCloudInit {
+  return {
+    ...seed,
+    instanceId: `iid-${clone.id}`,
+    hostname: seed.hostname === source.name ? clone.name : seed.hostname,
+  };
+}
+
 /** The host's own check of a seed before it is written (it may come from an older server). */
 export function assertValidAgentCloudInit(seed: AgentCloudInit): void {
   if (!INSTANCE_ID.test(seed.instanceId)) invalid('instanceId', 'invalid instance id');

@@ -5,6 +5,7 @@
 export {
   assertValidAgentCloudInit,
   assertValidCloudInit,
+  cloudInitForClone,
   cloudInitForVm,
   parseSshKeys,
 } from './cloud-init.js';

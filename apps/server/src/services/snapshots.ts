@@ -6,7 +6,7 @@ import type {
   VmSnapshotCreate,
   VmSnapshotList,
 } from '@novacron/api';
-import { assertValidName, DomainError } from '@novacron/domain';
+import { assertValidName, cloudInitForClone, DomainError } from '@novacron/domain';
 import type { Store } from '@novacron/store';
 import type { AgentPort, AgentSnapshotPort } from '../agents/agent-client.js';
 import type { HostService } from './hosts.js';
@@ -173,7 +173,7 @@ export class SnapshotService {
       async (tx, host) => {
         await tx.projects.lock(source.project);
         await this.vms.assertQuota(source.project, { ...size, vms: 1 }, tx);
-        return tx.vms.create({
+        const created = await tx.vms.create({
           name: input.name,
           project: source.project,
           imageId: source.imageId,
@@ -189,6 +189,12 @@ export class SnapshotService {
           placement: source.placement,
           baseVmId: linked ? source.id : null,
         });
+        // cloud-init data goes with the clone, as a new instance (ADR 24).
+        const seed = await tx.cloudInit.get(source.id);
+        if (seed !== undefined) {
+          await tx.cloudInit.put(created.id, cloudInitForClone(seed, source, created));
+        }
+        return created;
       },
     );
     return this.operations.start('vm.clone', target(clone), (context) =>

@@ -293,6 +293,11 @@ describe('the dashboard', () => {
     await page.getByRole('list', { name: 'VMs on host2' }).getByText(VM).waitFor();
     await chartFilled('CPU (all cores)');
     await shot('host-detail');
+    // Cordon and uncordon: the host's badge follows the API's answer.
+    await page.getByRole('button', { name: 'Cordon' }).click();
+    await page.getByText('cordoned', { exact: true }).first().waitFor();
+    await page.getByRole('button', { name: 'Uncordon' }).click();
+    await page.getByRole('button', { name: 'Cordon' }).waitFor();
     await page.goto(`${baseUrl}/`);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await expect

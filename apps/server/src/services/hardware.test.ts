@@ -1,7 +1,7 @@
 import type { Operation, VmHardwareView } from '@novacron/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAgent, startTestServer, type TestServer } from '../testing.js';
-import { HardwareService } from './hardware.js';
+import { HardwareService, refuseLocalDataDisks } from './hardware.js';
 
 // Resize and hotplug through the API over a fake agent (the layer below): what is refused before
 // the host is asked, what the store records after, and what the host is sent.
@@ -242,5 +242,20 @@ describe('after a server restart', () => {
     expect(await server.operations.wait(accepted.id, 5000)).toMatchObject({ status: 'succeeded' });
     expect(fresh.calls).toEqual(['hardware again 2/256/2 ']);
     expect(await server.vms.get(id)).toMatchObject({ cpus: 2, diskGiB: 2 });
+  });
+});
+
+describe('migration', () => {
+  it('refuses to move a VM with data disks in the local pool, not one on the shared pool', async () => {
+    const local = await createVm('local-data', false);
+    await settle(await call('POST', `/api/v1/vms/${local}/disks`, { sizeGiB: 1 }));
+    await expect(refuseLocalDataDisks(server.store, await server.vms.get(local))).rejects.toThrow(
+      /data disks in the local pool \(disk1\)/,
+    );
+    const shared = await createVm('shared-data', false, { pool: 'shared' });
+    await settle(await call('POST', `/api/v1/vms/${shared}/disks`, { sizeGiB: 1 }));
+    await expect(
+      refuseLocalDataDisks(server.store, await server.vms.get(shared)),
+    ).resolves.toBeUndefined();
   });
 });

@@ -402,3 +402,19 @@ export function headroomAtCreate(
   }
   return { ...defaultHardware(size), maxCpus, maxMemoryMiB };
 }
+
+/**
+ * MIGRATION_NOT_POSSIBLE for a VM with data disks in the local pool: only the boot disk is mirrored
+ * or copied to another host (ADR 23); on the shared pool data disks need no move.
+ */
+export async function refuseLocalDataDisks(store: Store, vm: Vm): Promise<void> {
+  if (vm.pool === 'shared') return;
+  const disks = (await store.hardware.get(vm.id))?.disks ?? [];
+  if (disks.length === 0) return;
+  const names = disks.map((disk) => disk.name);
+  throw new DomainError(
+    'MIGRATION_NOT_POSSIBLE',
+    `VM '${vm.name}' has data disks in the local pool (${names.join(', ')}): only its boot disk moves between hosts; remove them, or keep data disks on the shared pool`,
+    { disks: names },
+  );
+}

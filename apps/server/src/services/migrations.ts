@@ -46,6 +46,7 @@ import {
 } from './operations.js';
 import type { VmService } from './vms.js';
 import { assertMovable } from './snapshots.js';
+import { refuseLocalDataDisks } from './hardware.js';
 
 const MiB = 1024 * 1024;
 /** How often the source is asked how far the stream got. */
@@ -130,6 +131,7 @@ export class MigrationService {
     const vm = await this.vms.get(idOrName, project);
     // Snapshots in a local disk and a linked clone's template link would not survive the move.
     await assertMovable(this.store, vm);
+    await refuseLocalDataDisks(this.store, vm);
     if (vm.state === 'stopped') return this.migrateStopped(vm, request);
     const source = await this.requireHost(requireMovable(vm));
     const target = await this.vms.placeElsewhere(vm, request.to);

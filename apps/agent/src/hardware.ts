@@ -78,11 +78,15 @@ export async function prepareHardware(
   return { dataDisks, nicTaps };
 }
 
-/** Removes the taps of the spec's extra NICs (the VM's QEMU is gone). */
+/**
+ * Removes the taps of the spec's extra NICs (the VM's QEMU is gone). Every removal is queued
+ * before this returns its promise, so a start queued after it makes its taps after them.
+ */
 export async function releaseHardware(spec: AgentVmSpec, network?: VmNetwork): Promise<void> {
-  for (const nic of hardwareOf(spec).nics) {
-    await network?.releaseNic(extraNicKey(spec.id, nic.name));
-  }
+  if (network === undefined) return;
+  await Promise.all(
+    hardwareOf(spec).nics.map((nic) => network.releaseNic(extraNicKey(spec.id, nic.name))),
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { QemuInstance } from '@novacron/qemu';
+import { extraNicKey } from './hardware.js';
 import type { AgentLogger } from './logger.js';
 import { stopHostNetwork } from './network/host-network.js';
 import { agentPaths } from './paths.js';
@@ -56,6 +57,18 @@ export async function stopAllVms(options: StopAllVmsOptions): Promise<number> {
     }),
   );
   // With its VMs down, the host network's dnsmasq and taps go too (the bridge stays).
-  await stopHostNetwork(join(agentPaths(options.dataDir).agentDir, 'network'), ids, logger);
+  // Extra NICs (ADR 23) have taps of their own, keyed by VM id and NIC name.
+  const nicKeys = await Promise.all(
+    ids.map(async (id) =>
+      ((await stateDir.readSpec(id).catch(() => null))?.hardware?.nics ?? []).map((nic) =>
+        extraNicKey(id, nic.name),
+      ),
+    ),
+  );
+  await stopHostNetwork(
+    join(agentPaths(options.dataDir).agentDir, 'network'),
+    [...ids, ...nicKeys.flat()],
+    logger,
+  );
   return results.filter(Boolean).length;
 }

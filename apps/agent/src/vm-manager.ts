@@ -1138,6 +1138,7 @@ export class VmManager {
       entry.qemu = null;
       // Called before any await, so a start queued after this exit re-creates the tap after it.
       const released = this.options.network?.releaseNic(id);
+      const extraReleased = releaseHardware(entry.spec, this.options.network);
       entry.lastExit = {
         state: exit.abnormal ? 'error' : 'stopped',
         reason: exit.abnormal ? (exit.reason ?? 'QEMU exited unexpectedly') : null,
@@ -1149,6 +1150,7 @@ export class VmManager {
         });
       }
       await released;
+      await extraReleased;
     });
   }
 

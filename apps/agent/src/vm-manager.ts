@@ -147,6 +147,8 @@ const CLOUD_INIT_SEED_FILE = 'seed.iso';
 export class VmManager {
   private readonly vms = new Map<string, VmEntry>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** A measurement in progress per VM: QEMU measures one at a time, so a second caller joins it. */
+  private readonly dirtyRates = new Map<string, Promise<AgentDirtyRateReply>>();
   /** Cold migrations this host receives: the daemon exporting the fresh disk, per VM. */
   private readonly incomingDisks = new Map<
     string,
@@ -920,8 +922,21 @@ export class VmManager {
     });
   }
 
-  /** calc-dirty-rate on the running guest, over `seconds`. */
-  async dirtyRate(id: string, seconds: number): Promise<AgentDirtyRateReply> {
+  /**
+   * calc-dirty-rate on the running guest, over `seconds`. A request made while one is being
+   * measured gets that measurement (its `measuredSeconds` says over how long).
+   */
+  dirtyRate(id: string, seconds: number): Promise<AgentDirtyRateReply> {
+    const running = this.dirtyRates.get(id);
+    if (running !== undefined) return running;
+    const measurement = this.measureDirtyRate(id, seconds).finally(() =>
+      this.dirtyRates.delete(id),
+    );
+    this.dirtyRates.set(id, measurement);
+    return measurement;
+  }
+
+  private async measureDirtyRate(id: string, seconds: number): Promise<AgentDirtyRateReply> {
     const entry = this.entry(id);
     const qemu = this.requireRunning(id, this.liveQemu(entry), 'measure the dirty rate of');
     try {

@@ -63,7 +63,7 @@ export default defineConfig({
         ...sourceFirst,
         test: {
           // Real guest operating systems (a debootstrapped Debian with cloud-init): minutes, not
-          // seconds, under TCG; the image is built once and cached in .cache by its recipe.
+          // seconds, under TCG; the image is built once and cached (the test cache, outside the checkout) by its recipe.
           name: 'guest-os',
           sequence: { groupOrder: 3 },
           include: ['{apps,packages}/*/src/**/*.guest.test.ts'],

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedTestbed, type EmbeddedTestbed } from './testing.js';
 
 // The whole path a user takes, in the guest-os tier: a real Debian 12 with cloud-init (built once
-// by debootstrap into .cache), exported as VMware ships it (a VMDK inside an OVA), uploaded to a
+// by debootstrap into the test cache), exported as VMware ships it (a VMDK inside an OVA), uploaded to a
 // running NovaCron (server and agent), a VM created from it with SSH keys and user-data through
 // the API; the guest prints what cloud-init set up on its serial console, read through the API.
 const MARKER = 'NOVACRON-CLOUD-INIT-MARKER';

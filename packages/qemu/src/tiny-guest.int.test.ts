@@ -11,8 +11,8 @@ import { ensureTinyImage, type TinyImage } from './tiny-image/ensure.js';
 import { GUEST_READY_MARKER } from './tiny-image/init-script.js';
 import { vmFiles, type VmFiles } from './vm-files.js';
 
-// Real QEMU under TCG with the tiny Debian guest. The image is built once into the repository's
-// .cache folder and reused by later runs.
+// Real QEMU under TCG with the tiny Debian guest. The image is built once into the test cache
+// (outside the checkout) and reused by later runs and fresh clones.
 const GiB = 1024 ** 3;
 let image: TinyImage;
 let temp: { path: string; remove(): Promise<void> };

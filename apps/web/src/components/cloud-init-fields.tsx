@@ -3,10 +3,10 @@
 import { MAX_CLOUD_INIT_SSH_KEYS } from '@novacron/api';
 import { useState } from 'react';
 import { cloudInitOf, sshKeysOf, type CloudInitDraft } from '../lib/cloud-init';
-import { Field, Input, TextArea } from './ui';
+import { Field, TextArea } from './ui';
 
 /**
- * cloud-init user data, SSH keys and host name for a new VM: kept with the VM and given to its
+ * cloud-init user data and SSH keys for a new VM (its guest's host name is the VM's): kept with the VM and given to its
  * guest on a NoCloud seed CD-ROM at each start. Images without cloud-init ignore them.
  */
 export function CloudInitFields({
@@ -56,15 +56,6 @@ export function CloudInitFields({
               placeholder={'#cloud-config\npackages:\n  - nginx'}
               value={value.userData}
               onChange={(e) => onChange({ ...value, userData: e.target.value })}
-            />
-          )}
-        </Field>
-        <Field label="Guest host name" hint="Empty: the VM's name">
-          {(props) => (
-            <Input
-              {...props}
-              value={value.hostname}
-              onChange={(e) => onChange({ ...value, hostname: e.target.value })}
             />
           )}
         </Field>

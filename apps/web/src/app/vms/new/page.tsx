@@ -9,6 +9,7 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
+import { CloudInitFields } from '../../../components/cloud-init-fields';
 import { OperationProgress } from '../../../components/operation';
 import {
   Badge,
@@ -24,6 +25,7 @@ import {
   Spinner,
   StateBadge,
 } from '../../../components/ui';
+import { cloudInitOf, EMPTY_CLOUD_INIT } from '../../../lib/cloud-init';
 import { formatBytes } from '../../../lib/format';
 import { useAllHosts, useOperation, vmHref } from '../../../lib/queries';
 import { useApi } from '../../../lib/session';
@@ -207,6 +209,7 @@ export default function CreateVmPage() {
   const [size, setSize] = useState<Size>({ name: '', cpus: '', memoryMiB: '', diskGiB: '' });
   const [placement, setPlacement] = useState<'auto' | 'host'>('auto');
   const [host, setHost] = useState('');
+  const [cloudInit, setCloudInit] = useState(EMPTY_CLOUD_INIT);
   const [operationId, setOperationId] = useState<string | undefined>(undefined);
   const nameValid = new RegExp(NAME_PATTERN).test(size.name);
 
@@ -222,6 +225,7 @@ export default function CreateVmPage() {
         image,
         ...sizeOf(size),
         ...(placement === 'host' && host !== '' ? { host } : {}),
+        ...cloudInitOf(cloudInit),
       }),
     onSuccess: (operation) => {
       queries.setQueryData(['operation', operation.id], operation);
@@ -333,6 +337,9 @@ export default function CreateVmPage() {
                   />
                 )}
               </Field>
+              <div className="sm:col-span-2">
+                <CloudInitFields value={cloudInit} onChange={setCloudInit} />
+              </div>
             </div>
           ) : (
             <div className="flex flex-col gap-4">

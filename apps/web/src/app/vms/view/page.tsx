@@ -22,6 +22,7 @@ import {
   Spinner,
   StateBadge,
 } from '../../../components/ui';
+import { VmSnapshots } from '../../../components/vm-snapshots';
 import { VncConsole } from '../../../components/vnc-console';
 import { formatAgo, formatMiB } from '../../../lib/format';
 import { hostHref, useOperation, useVm } from '../../../lib/queries';
@@ -196,6 +197,9 @@ function VmPage() {
           <Tabs.Trigger value="vnc" className={TAB}>
             VNC console
           </Tabs.Trigger>
+          <Tabs.Trigger value="snapshots" className={TAB}>
+            Snapshots
+          </Tabs.Trigger>
         </Tabs.List>
         <Tabs.Content value="metrics">
           <Card>
@@ -219,6 +223,11 @@ function VmPage() {
             ) : (
               <EmptyState title="The VM is not running">Start it to see its display.</EmptyState>
             )}
+          </Card>
+        </Tabs.Content>
+        <Tabs.Content value="snapshots">
+          <Card>
+            <VmSnapshots vm={vm} />
           </Card>
         </Tabs.Content>
       </Tabs.Root>

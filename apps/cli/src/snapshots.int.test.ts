@@ -6,14 +6,14 @@ import { WebSocket } from 'ws';
 import { startEmbeddedTestbed, type EmbeddedTestbed } from './testing.js';
 
 // Snapshots, clones and templates with real QEMU (docs/adr/0022-snapshots-clones-templates.md).
-// The tiny guest has no file system on its disk: the "file" is one 512-byte block of /dev/vda,
-// written and read with dd from the guest's serial shell (O_DIRECT reads, so the guest's page
-// cache cannot answer for the disk). That is what these tests check: the disk's content as the
-// guest sees it.
+// The guest makes an ext2 file system on its disk (busybox mke2fs; the cloud kernel's ext4 driver
+// mounts it) and the tests write and read a file there from its serial shell. Reads come after
+// `drop_caches`, so the guest's page cache cannot answer for what the disk holds.
 
 const Socket = WebSocket as unknown as ConsoleSocketConstructor;
-/** The block the tests write: 1 MiB into the disk. */
-const BLOCK = 2048;
+/** Where the guest mounts its disk, and the file the tests write. */
+const MOUNT = '/mnt/data';
+const FILE = `${MOUNT}/note.txt`;
 
 let testbed: EmbeddedTestbed | undefined;
 let client: NovaCronClient;
@@ -25,6 +25,7 @@ beforeAll(async () => {
   const create = await client.vms.create({ name: 'snap', image: 'tiny', memoryMiB: 128 });
   expect(await client.operations.wait(create.id, 120)).toMatchObject({ status: 'succeeded' });
   await booted('snap');
+  await shell('snap', `mke2fs -q /dev/vda && mkdir -p ${MOUNT} && mount /dev/vda ${MOUNT}`);
 }, 240_000);
 
 afterAll(async () => {
@@ -74,20 +75,22 @@ async function shell(vm: string, command: string): Promise<string> {
   }
 }
 
-/** Writes `text` into the test block of the guest's disk, synchronously to the disk. */
-async function writeBlock(vm: string, text: string): Promise<void> {
-  await shell(vm, `echo ${text} | dd of=/dev/vda bs=512 seek=${BLOCK} conv=sync,fsync 2>/dev/null`);
+/** Mounts the guest's file system again after a boot (a restart, a clone's first boot). */
+async function mountDisk(vm: string): Promise<void> {
+  await shell(vm, `mkdir -p ${MOUNT} && mount /dev/vda ${MOUNT}`);
 }
 
-/** What the test block of the guest's disk holds, read past the page cache. */
-async function readBlock(vm: string): Promise<string> {
-  const out = await shell(
-    vm,
-    `dd if=/dev/vda bs=512 skip=${BLOCK} count=1 iflag=direct 2>/dev/null | head -c 24 | tr -dc A-Za-z0-9-`,
-  );
+/** Writes `text` into the test file in the guest, synced to the disk. */
+async function writeFile(vm: string, text: string): Promise<void> {
+  await shell(vm, `echo ${text} > ${FILE} && sync`);
+}
+
+/** What the test file in the guest holds, read from the disk (the page cache dropped first). */
+async function readFile(vm: string): Promise<string> {
+  const out = await shell(vm, `sync; echo 3 > /proc/sys/vm/drop_caches; cat ${FILE}`);
   // The last line before the marker is the answer (the lines above echo the command).
   const lines = out.split(/\r?\n/).map((l) => l.trim());
-  return lines.findLast((l) => /^BLOCK-[A-Z0-9-]+$/.test(l)) ?? `(nothing read) ${out}`;
+  return lines.findLast((l) => /^FILE-[A-Z0-9-]+$/.test(l)) ?? `(nothing read) ${out}`;
 }
 
 async function succeeded(operation: { id: string }) {
@@ -107,13 +110,13 @@ async function apiError(call: Promise<unknown>): Promise<{ status: number; code:
 }
 
 describe('VM snapshots', () => {
-  it('a disk-only revert restores a block written after the snapshot (the guest restarts)', async () => {
-    await writeBlock('snap', 'BLOCK-BEFORE-DISK');
+  it('a disk-only revert restores a file written after the snapshot (the guest restarts)', async () => {
+    await writeFile('snap', 'FILE-BEFORE-DISK');
     const started = Date.now();
     await succeeded(await client.vms.createSnapshot('snap', { name: 'disk-only' }));
     console.log(`snapshots: disk-only snapshot of a running VM in ${Date.now() - started} ms`);
-    await writeBlock('snap', 'BLOCK-AFTER-DISK');
-    expect(await readBlock('snap')).toBe('BLOCK-AFTER-DISK');
+    await writeFile('snap', 'FILE-AFTER-DISK');
+    expect(await readFile('snap')).toBe('FILE-AFTER-DISK');
 
     const reverting = Date.now();
     const revert = await succeeded(await client.vms.revertSnapshot('snap', 'disk-only'));
@@ -122,7 +125,8 @@ describe('VM snapshots', () => {
     );
     expect(revert.result).toMatchObject({ snapshot: 'disk-only', state: 'running' });
     await booted('snap', 2);
-    expect(await readBlock('snap')).toBe('BLOCK-BEFORE-DISK');
+    await mountDisk('snap');
+    expect(await readFile('snap')).toBe('FILE-BEFORE-DISK');
     expect(await client.vms.get('snap')).toMatchObject({
       state: 'running',
       desiredState: 'running',
@@ -130,7 +134,7 @@ describe('VM snapshots', () => {
   }, 240_000);
 
   it('a revert with memory resumes the running guest at the snapshot, without a reboot', async () => {
-    await writeBlock('snap', 'BLOCK-BEFORE-RAM');
+    await writeFile('snap', 'FILE-BEFORE-RAM');
     const started = Date.now();
     const taken = await succeeded(
       await client.vms.createSnapshot('snap', { name: 'with-ram', memory: true }),
@@ -139,7 +143,7 @@ describe('VM snapshots', () => {
       `snapshots: snapshot with memory in ${Date.now() - started} ms, ${String(taken.result?.vmStateBytes)} bytes of guest state`,
     );
     const at = heartbeat(await client.vms.consoleOutput('snap'));
-    await writeBlock('snap', 'BLOCK-AFTER-RAM');
+    await writeFile('snap', 'FILE-AFTER-RAM');
     // Time passes in the guest after the snapshot.
     await waitFor(
       'heartbeats after the snapshot',
@@ -153,7 +157,7 @@ describe('VM snapshots', () => {
     const reverting = Date.now();
     await succeeded(await client.vms.revertSnapshot('snap', 'with-ram'));
     console.log(`snapshots: revert with memory in ${Date.now() - reverting} ms`);
-    expect(await readBlock('snap')).toBe('BLOCK-BEFORE-RAM');
+    expect(await readFile('snap')).toBe('FILE-BEFORE-RAM');
     // The guest went on from the snapshot: its heartbeat counter went back, and it did not boot.
     const log = await client.vms.consoleOutput('snap');
     const next = [...log.slice(logBefore.length).matchAll(/HEARTBEAT (\d+) /g)].map((m) =>
@@ -183,10 +187,11 @@ describe('VM snapshots', () => {
     expect(source.state).toBe('running');
     expect(clone).toMatchObject({ state: 'running', host: source.host, baseVm: null });
     expect(clone.id).not.toBe(source.id);
-    expect(await readBlock('snap-clone')).toBe('BLOCK-BEFORE-RAM');
+    await mountDisk('snap-clone');
+    expect(await readFile('snap-clone')).toBe('FILE-BEFORE-RAM');
     // The clone's disk is its own: a write there leaves the source's alone.
-    await writeBlock('snap-clone', 'BLOCK-CLONE');
-    expect(await readBlock('snap')).toBe('BLOCK-BEFORE-RAM');
+    await writeFile('snap-clone', 'FILE-CLONE');
+    expect(await readFile('snap')).toBe('FILE-BEFORE-RAM');
     // Snapshots stay with their VM.
     expect((await client.vms.listSnapshots('snap-clone')).items).toEqual([]);
   }, 240_000);

@@ -39,8 +39,36 @@ async function cli(args: string[]) {
         return operation;
       }),
       import: vi.fn(() => Promise.resolve(operation)),
+      get: vi.fn(() => Promise.resolve({ id: 'i1', name: 'appliance', sizeBytes: 1 })),
+    },
+    operations: {
+      // The import of an OVA as the server reports it, then the VM's create.
+      wait: vi.fn((id: string) =>
+        Promise.resolve(
+          id === operation.id
+            ? {
+                ...operation,
+                status: 'succeeded',
+                result: {
+                  image: 'i1',
+                  virtualSizeBytes: 1.5 * 1024 ** 3,
+                  ovf: { bootDisk: 'disk1.vmdk', cpus: 2, memoryMiB: 384 },
+                },
+              }
+            : { id, kind: 'vm.create', status: 'succeeded', result: null },
+        ),
+      ),
     },
     vms: {
+      get: vi.fn(() =>
+        Promise.resolve({
+          name: 'app',
+          cpus: 2,
+          memoryMiB: 384,
+          diskGiB: 2,
+          state: 'running',
+        }),
+      ),
       create: vi.fn(() =>
         Promise.resolve({
           ...operation,
@@ -96,6 +124,26 @@ describe('image import', () => {
       name: 'appliance',
       url: 'https://example.org/a.ova',
     });
+  });
+
+  it('--vm creates a VM from the import, sized by the OVA and the disk', async () => {
+    const result = await cli([
+      'image',
+      'import',
+      'appliance',
+      'https://example.org/a.ova',
+      '--vm',
+      'app',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.client.vms.create).toHaveBeenCalledWith({
+      name: 'app',
+      image: 'appliance',
+      cpus: 2,
+      memoryMiB: 384,
+      diskGiB: 2,
+    });
+    expect(result.stdout).toContain('VM app created from it (2 vCPUs, 384M, 2G disk), running');
   });
 
   it('refuses a missing file, and a file with URLs, as usage errors', async () => {

@@ -1,11 +1,20 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import type { VmCreate } from '@novacron/api';
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatOf, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { integerArg, withOutput } from '../options.js';
-import { imageColumns, imageFields, operationFields, renderList, renderOne } from '../output.js';
+import {
+  formatMiB,
+  imageColumns,
+  imageFields,
+  operationFields,
+  renderList,
+  renderOne,
+  vmFields,
+} from '../output.js';
 import { listAll } from '../paging.js';
 import { assertSucceeded, DEFAULT_WAIT_SECONDS, waitForOperation } from '../wait.js';
 
@@ -19,7 +28,10 @@ interface ImportOptions {
   initrdSha256?: string;
   wait?: boolean;
   waitTimeout: number;
+  vm?: string;
 }
+
+const GiB = 1024 ** 3;
 
 /** A SHA-256 as printed by sha256sum; upper case is accepted and sent in lower case. */
 function sha256Arg(value: string): string {
@@ -90,6 +102,10 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
       .option('--initrd-sha256 <hex>', 'the SHA-256 --initrd-url must have', sha256Arg)
       .option('--wait', 'wait until the import ends; fail if it fails')
       .option(
+        '--vm <name>',
+        "then create and start a VM of this name from it (waits): an OVA's vCPUs and memory, a disk of the image's size",
+      )
+      .option(
         '--wait-timeout <seconds>',
         'how long --wait waits',
         integerArg(0, 24 * 3600),
@@ -140,7 +156,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
               ...(options.initrdSha256 === undefined ? {} : { initrdSha256: options.initrdSha256 }),
             });
       const format = formatOf(command);
-      if (!options.wait) {
+      if (!options.wait && options.vm === undefined) {
         ctx.print(
           format
             ? renderOne(format, accepted, operationFields)
@@ -156,6 +172,24 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
       );
       assertSucceeded(operation, options.waitTimeout);
       const imported = await client.images.get(name);
+      if (options.vm !== undefined) {
+        const sizing = vmSizing(operation.result);
+        const creating = await client.vms.create({ name: options.vm, image: name, ...sizing });
+        const created = await waitForOperation(
+          client,
+          creating,
+          options.waitTimeout,
+          ctx.deps.stderr,
+        );
+        assertSucceeded(created, options.waitTimeout);
+        const vm = await client.vms.get(options.vm);
+        ctx.print(
+          format
+            ? renderOne(format, vm, vmFields)
+            : `image ${name} imported; VM ${vm.name} created from it (${vm.cpus} vCPUs, ${formatMiB(vm.memoryMiB)}, ${vm.diskGiB}G disk), ${vm.state}`,
+        );
+        return;
+      }
       ctx.print(
         format
           ? renderOne(format, imported, imageFields)
@@ -175,4 +209,22 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
     const format = formatOf(command);
     ctx.print(format ? renderOne(format, deleted, imageFields) : `image ${deleted.name} deleted`);
   });
+}
+
+/**
+ * A VM made straight from an import: the vCPUs and memory an OVA's descriptor asks for (the
+ * server's defaults otherwise) and a disk at least the image's virtual size.
+ */
+function vmSizing(
+  result: Record<string, unknown> | null,
+): Pick<VmCreate, 'cpus' | 'memoryMiB' | 'diskGiB'> {
+  const ovf = (result?.ovf ?? {}) as { cpus?: number | null; memoryMiB?: number | null };
+  const virtualSizeBytes = result?.virtualSizeBytes;
+  return {
+    ...(typeof ovf.cpus === 'number' ? { cpus: ovf.cpus } : {}),
+    ...(typeof ovf.memoryMiB === 'number' ? { memoryMiB: ovf.memoryMiB } : {}),
+    ...(typeof virtualSizeBytes === 'number'
+      ? { diskGiB: Math.max(1, Math.ceil(virtualSizeBytes / GiB)) }
+      : {}),
+  };
 }

@@ -12,9 +12,16 @@ import { startTestServer, type TestServer } from '../testing.js';
 
 const run = promisify(execFile);
 const OVF = `<?xml version="1.0"?>
-<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
   <References><File ovf:id="file1" ovf:href="vm-disk1.vmdk"/></References>
   <DiskSection><Info>disks</Info><Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:capacity="4194304"/></DiskSection>
+  <VirtualSystem ovf:id="appliance">
+    <VirtualHardwareSection>
+      <Item><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>384</rasd:VirtualQuantity></Item>
+      <Item><rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:ResourceType>17</rasd:ResourceType></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
 </Envelope>
 `;
 
@@ -328,6 +335,11 @@ describe('image upload', () => {
       expect(accepted.statusCode, name).toBe(202);
       const operation = await finished(accepted.json<Operation>());
       expect(operation, name).toMatchObject({ status: 'succeeded', kind: 'image.import' });
+      // What a VM made from it needs: the disk's size, and the appliance's own sizing.
+      expect(operation.result, name).toMatchObject({ virtualSizeBytes: 4 * 1024 * 1024 });
+      expect(operation.result?.ovf, name).toEqual(
+        file.endsWith('.ova') ? { bootDisk: 'vm-disk1.vmdk', cpus: 2, memoryMiB: 384 } : undefined,
+      );
       const imported = await image(name);
       expect(imported).toMatchObject({ kind: 'disk', status: 'ready' });
       const { stdout } = await run('qemu-img', [

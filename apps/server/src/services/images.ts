@@ -14,7 +14,7 @@ import {
   type Operation,
 } from '@novacron/api';
 import { assertValidName, DomainError } from '@novacron/domain';
-import { importToQcow2, inspectImportSource } from '@novacron/qemu';
+import { imageInfo, importToQcow2, inspectImportSource } from '@novacron/qemu';
 import { DEFAULT_PROJECT, type Store } from '@novacron/store';
 import {
   cancelled,
@@ -113,6 +113,7 @@ export class ImageService {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     let done = 0;
+    let imported: ImportedDisk | undefined;
     for (const download of downloads) {
       const share = 90 / downloads.length;
       await context.phase(`downloading ${download.file}`, Math.round(done * share));
@@ -129,7 +130,7 @@ export class ImageService {
       }
       if (download.file === 'disk.qcow2') {
         await context.phase('converting to qcow2', 92);
-        await this.convert(part, dir, context);
+        imported = await this.convert(part, dir, context);
       } else {
         await rename(part, join(dir, download.file));
       }
@@ -139,7 +140,7 @@ export class ImageService {
     await context.phase('checksumming', 96);
     const { sha256, sizeBytes } = await checksum(dir, image.kind);
     await this.store.images.update(image.id, { status: 'ready', sha256, sizeBytes });
-    return { image: image.id, sha256, sizeBytes };
+    return { image: image.id, sha256, sizeBytes, ...imported };
   }
 
   /**
@@ -194,11 +195,11 @@ export class ImageService {
         await rm(dir, { recursive: true, force: true });
         await mkdir(dir, { recursive: true });
         await context.phase('converting to qcow2', 10);
-        await this.convert(file, dir, context);
+        const imported = await this.convert(file, dir, context);
         await context.phase('checksumming', 96);
         const { sha256, sizeBytes } = await checksum(dir, image.kind);
         await this.store.images.update(image.id, { status: 'ready', sha256, sizeBytes });
-        return { image: image.id, sha256, sizeBytes };
+        return { image: image.id, sha256, sizeBytes, ...imported };
       } catch (error) {
         await this.discard(image.id);
         if (context.signal.aborted) throw cancelled(`import of image ${image.name}`);
@@ -209,25 +210,40 @@ export class ImageService {
     });
   }
 
-  /** The file as received (a disk image or an OVA) into the image's `disk.qcow2`; `source` goes. */
-  private async convert(source: string, dir: string, context: OperationContext): Promise<void> {
-    const found = await importToQcow2(
-      source,
-      join(dir, 'disk.qcow2.part'),
-      join(dir, 'ova-disk.part'),
-      context.signal,
-    );
+  /**
+   * The file as received (a disk image or an OVA) into the image's `disk.qcow2`; `source` goes.
+   * Answers what a VM made from it needs: the disk's virtual size and, from an OVA's descriptor,
+   * the vCPUs and memory the appliance was made for (`image import --vm` sizes the VM by them).
+   */
+  private async convert(
+    source: string,
+    dir: string,
+    context: OperationContext,
+  ): Promise<ImportedDisk> {
+    const target = join(dir, 'disk.qcow2.part');
+    const found = await importToQcow2(source, target, join(dir, 'ova-disk.part'), context.signal);
+    const { virtualSizeBytes } = await imageInfo(target);
+    let ovf: ImportedDisk['ovf'];
     if (found.kind === 'ova') {
       await context.phase(`converted the OVA's boot disk ${found.bootDisk}`, 94);
+      const { cpus, memoryMiB } = found.descriptor;
+      ovf = { bootDisk: found.bootDisk, cpus, memoryMiB };
     }
-    await rename(join(dir, 'disk.qcow2.part'), join(dir, 'disk.qcow2'));
+    await rename(target, join(dir, 'disk.qcow2'));
     await rm(source, { force: true });
+    return { virtualSizeBytes, ...(ovf === undefined ? {} : { ovf }) };
   }
 
   private async discard(imageId: string): Promise<void> {
     await rm(join(this.imageDir, imageId), { recursive: true, force: true });
     await this.store.images.update(imageId, { status: 'failed' });
   }
+}
+
+/** What an uploaded or downloaded disk turned out to be; part of the import's result. */
+interface ImportedDisk {
+  virtualSizeBytes: number;
+  ovf?: { bootDisk: string; cpus: number | null; memoryMiB: number | null };
 }
 
 function plan(input: ImageImport): { kind: ImageKind; downloads: Download[] } {

@@ -6,7 +6,8 @@ import { useState, type FormEvent } from 'react';
 import { formatAgo, formatMiB } from '../lib/format';
 import { useApi } from '../lib/session';
 import { useProjects } from './admin-users';
-import { Dialog } from './dialog';
+import { ConfirmDialog } from './confirm-dialog';
+import { Dialog, FormActions } from './dialog';
 import { Button, Card, EmptyState, ErrorBox, Field, Input, ProgressBar, Spinner } from './ui';
 
 type QuotaKey = keyof ProjectQuotas;
@@ -131,13 +132,13 @@ function CreateProjectDialog({
           )}
         </Field>
         <QuotaFields text={text} onChange={setText} />
-        <ErrorBox error={create.error} title="The project was not created" />
-        <div className="mt-2 flex justify-end gap-2">
-          <Button onClick={() => onOpenChange(false)}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={create.isPending}>
-            Create project
-          </Button>
-        </div>
+        <FormActions
+          error={create.error}
+          errorTitle="The project was not created"
+          onCancel={() => onOpenChange(false)}
+          submitLabel="Create project"
+          busy={create.isPending}
+        />
       </form>
     </Dialog>
   );
@@ -184,13 +185,13 @@ function QuotasDialog({ project, onClose }: { project: Project | undefined; onCl
         {project === undefined ? null : (
           <QuotaFields text={text} onChange={setText} project={project} />
         )}
-        <ErrorBox error={save.error} title="The quotas were not changed" />
-        <div className="mt-2 flex justify-end gap-2">
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={save.isPending}>
-            Save quotas
-          </Button>
-        </div>
+        <FormActions
+          error={save.error}
+          errorTitle="The quotas were not changed"
+          onCancel={onClose}
+          submitLabel="Save quotas"
+          busy={save.isPending}
+        />
       </form>
     </Dialog>
   );
@@ -302,28 +303,17 @@ export function ProjectsPanel() {
       )}
       <CreateProjectDialog open={creating} onOpenChange={setCreating} />
       <QuotasDialog project={editing} onClose={() => setEditing(undefined)} />
-      <Dialog
-        open={toDelete !== undefined}
-        onOpenChange={(open) => {
-          if (!open) setToDelete(undefined);
-        }}
+      <ConfirmDialog
+        item={toDelete}
+        onClose={() => setToDelete(undefined)}
         title={`Delete project ${toDelete?.name ?? ''}?`}
         description="Only an empty project can be deleted."
-      >
-        <ErrorBox error={remove.error} title="The delete was refused" />
-        <div className="mt-4 flex justify-end gap-2">
-          <Button onClick={() => setToDelete(undefined)}>Cancel</Button>
-          <Button
-            variant="danger"
-            busy={remove.isPending}
-            onClick={() => {
-              if (toDelete !== undefined) remove.mutate(toDelete);
-            }}
-          >
-            Delete
-          </Button>
-        </div>
-      </Dialog>
+        error={remove.error}
+        errorTitle="The delete was refused"
+        busy={remove.isPending}
+        confirmLabel="Delete"
+        onConfirm={(item) => remove.mutate(item)}
+      />
     </div>
   );
 }

@@ -14,9 +14,11 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { formatAgo } from '../lib/format';
 import { useApi } from '../lib/session';
 import { useProjects } from './admin-users';
+import { ConfirmDialog } from './confirm-dialog';
 import { DataTable } from './data-table';
-import { Dialog } from './dialog';
-import { Badge, Button, EmptyState, ErrorBox, Field, Input, Select } from './ui';
+import { Dialog, FormActions } from './dialog';
+import { ListToolbar } from './list-toolbar';
+import { Badge, Button, EmptyState, Field, Input, Select } from './ui';
 
 function tokenState(token: ApiToken, now: number = Date.now()): 'revoked' | 'expired' | 'active' {
   if (token.revokedAt !== null) return 'revoked';
@@ -143,13 +145,13 @@ function CreateTokenDialog({
               )}
             </Field>
           </div>
-          <ErrorBox error={create.error} title="The token was not created" />
-          <div className="mt-2 flex justify-end gap-2">
-            <Button onClick={close}>Cancel</Button>
-            <Button type="submit" variant="primary" busy={create.isPending}>
-              Create token
-            </Button>
-          </div>
+          <FormActions
+            error={create.error}
+            errorTitle="The token was not created"
+            onCancel={close}
+            submitLabel="Create token"
+            busy={create.isPending}
+          />
         </form>
       ) : (
         <div className="flex flex-col gap-3">
@@ -260,23 +262,13 @@ export function TokensPanel() {
   );
   return (
     <div className="flex flex-col gap-3">
-      <div className="flex flex-wrap items-end justify-between gap-3">
-        <div className="w-full max-w-xs">
-          <Field label="Search tokens">
-            {(props) => (
-              <Input
-                {...props}
-                type="search"
-                value={search}
-                onChange={(e) => setSearch(e.target.value)}
-              />
-            )}
-          </Field>
-        </div>
-        <Button variant="primary" onClick={() => setCreating(true)}>
-          Create token
-        </Button>
-      </div>
+      <ListToolbar
+        searchLabel="Search tokens"
+        search={search}
+        onSearch={setSearch}
+        actionLabel="Create token"
+        onAction={() => setCreating(true)}
+      />
       <DataTable
         label="API tokens"
         rows={tokens.data?.items}
@@ -300,28 +292,17 @@ export function TokensPanel() {
         }
       />
       <CreateTokenDialog open={creating} onOpenChange={setCreating} />
-      <Dialog
-        open={toRevoke !== undefined}
-        onOpenChange={(open) => {
-          if (!open) setToRevoke(undefined);
-        }}
+      <ConfirmDialog
+        item={toRevoke}
+        onClose={() => setToRevoke(undefined)}
         title={`Revoke token ${toRevoke?.name ?? ''}?`}
         description="Requests with it are refused from now on. This cannot be undone."
-      >
-        <ErrorBox error={revoke.error} title="The revoke was refused" />
-        <div className="mt-4 flex justify-end gap-2">
-          <Button onClick={() => setToRevoke(undefined)}>Cancel</Button>
-          <Button
-            variant="danger"
-            busy={revoke.isPending}
-            onClick={() => {
-              if (toRevoke !== undefined) revoke.mutate(toRevoke);
-            }}
-          >
-            Revoke
-          </Button>
-        </div>
-      </Dialog>
+        error={revoke.error}
+        errorTitle="The revoke was refused"
+        busy={revoke.isPending}
+        confirmLabel="Revoke"
+        onConfirm={(item) => revoke.mutate(item)}
+      />
     </div>
   );
 }

@@ -4,10 +4,11 @@ import { ROLE_NAMES, type RoleName, type User, type UserCreate } from '@novacron
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ColumnDef } from '@tanstack/react-table';
 import { useMemo, useState, type FormEvent } from 'react';
-import { formatAgo } from '../lib/format';
 import { useApi, useSession } from '../lib/session';
-import { DataTable } from './data-table';
-import { Dialog } from './dialog';
+import { ConfirmDialog } from './confirm-dialog';
+import { createdAtColumn, DataTable } from './data-table';
+import { Dialog, FormActions } from './dialog';
+import { ListToolbar } from './list-toolbar';
 import { Badge, Button, EmptyState, ErrorBox, Field, Input, Select } from './ui';
 
 export function useUsers() {
@@ -121,13 +122,13 @@ function CreateUserDialog({
             </Field>
           </div>
         )}
-        <ErrorBox error={create.error} title="The user was not created" />
-        <div className="mt-2 flex justify-end gap-2">
-          <Button onClick={() => onOpenChange(false)}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={create.isPending}>
-            Create user
-          </Button>
-        </div>
+        <FormActions
+          error={create.error}
+          errorTitle="The user was not created"
+          onCancel={() => onOpenChange(false)}
+          submitLabel="Create user"
+          busy={create.isPending}
+        />
       </form>
     </Dialog>
   );
@@ -191,13 +192,13 @@ function PasswordDialog({ user, onClose }: { user: User | undefined; onClose: ()
               />
             )}
           </Field>
-          <ErrorBox error={change.error} title="The password was not changed" />
-          <div className="flex justify-end gap-2">
-            <Button onClick={close}>Cancel</Button>
-            <Button type="submit" variant="primary" busy={change.isPending}>
-              Set password
-            </Button>
-          </div>
+          <FormActions
+            error={change.error}
+            errorTitle="The password was not changed"
+            onCancel={close}
+            submitLabel="Set password"
+            busy={change.isPending}
+          />
         </form>
       )}
     </Dialog>
@@ -293,14 +294,7 @@ export function UsersPanel() {
           </span>
         ),
       },
-      {
-        id: 'created',
-        header: 'Created',
-        accessorKey: 'createdAt',
-        cell: ({ row }) => (
-          <span title={row.original.createdAt}>{formatAgo(row.original.createdAt)}</span>
-        ),
-      },
+      createdAtColumn<User>('created', 'Created'),
       {
         id: 'actions',
         header: '',
@@ -344,23 +338,13 @@ export function UsersPanel() {
 
   return (
     <div className="flex flex-col gap-3">
-      <div className="flex flex-wrap items-end justify-between gap-3">
-        <div className="w-full max-w-xs">
-          <Field label="Search users">
-            {(props) => (
-              <Input
-                {...props}
-                type="search"
-                value={search}
-                onChange={(e) => setSearch(e.target.value)}
-              />
-            )}
-          </Field>
-        </div>
-        <Button variant="primary" onClick={() => setCreating(true)}>
-          Create user
-        </Button>
-      </div>
+      <ListToolbar
+        searchLabel="Search users"
+        search={search}
+        onSearch={setSearch}
+        actionLabel="Create user"
+        onAction={() => setCreating(true)}
+      />
       <DataTable
         label="Users"
         rows={users.data?.items}
@@ -383,28 +367,17 @@ export function UsersPanel() {
       <CreateUserDialog open={creating} onOpenChange={setCreating} />
       <PasswordDialog user={resetting} onClose={() => setResetting(undefined)} />
       <SecondFactorDialog user={factor} onClose={() => setFactor(undefined)} />
-      <Dialog
-        open={toDelete !== undefined}
-        onOpenChange={(open) => {
-          if (!open) setToDelete(undefined);
-        }}
+      <ConfirmDialog
+        item={toDelete}
+        onClose={() => setToDelete(undefined)}
         title={`Delete user ${toDelete?.username ?? ''}?`}
         description="The user can no longer log in; their sessions and API tokens stop working."
-      >
-        <ErrorBox error={remove.error} title="The delete was refused" />
-        <div className="mt-4 flex justify-end gap-2">
-          <Button onClick={() => setToDelete(undefined)}>Cancel</Button>
-          <Button
-            variant="danger"
-            busy={remove.isPending}
-            onClick={() => {
-              if (toDelete !== undefined) remove.mutate(toDelete);
-            }}
-          >
-            Delete
-          </Button>
-        </div>
-      </Dialog>
+        error={remove.error}
+        errorTitle="The delete was refused"
+        busy={remove.isPending}
+        confirmLabel="Delete"
+        onConfirm={(item) => remove.mutate(item)}
+      />
     </div>
   );
 }

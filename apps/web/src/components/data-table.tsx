@@ -13,10 +13,26 @@ import {
   type SortingState,
 } from '@tanstack/react-table';
 import { useState, type ReactNode } from 'react';
+import { formatAgo } from '../lib/format';
 import type { ListPage } from '../lib/live-cache';
 import { Button, ErrorBox, Select, Spinner } from './ui';
 
 export const PAGE_SIZES = [25, 50, 100, 500] as const;
+
+/** A sortable column of a row's `createdAt`, shown as an age with the exact time on hover. */
+export function createdAtColumn<T extends { createdAt: string }>(
+  id: string,
+  header: string,
+): ColumnDef<T, unknown> {
+  return {
+    id,
+    header,
+    accessorFn: (row) => row.createdAt,
+    cell: ({ row }) => (
+      <span title={row.original.createdAt}>{formatAgo(row.original.createdAt)}</span>
+    ),
+  };
+}
 
 /**
  * One page of a cursor-paged API list at a time (`nextCursor`), with the cursors of the pages

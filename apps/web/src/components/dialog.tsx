@@ -2,6 +2,7 @@
 
 import { Dialog as RadixDialog } from 'radix-ui';
 import type { ReactNode } from 'react';
+import { Button, ErrorBox } from './ui';
 
 /** A modal dialog (Radix: focus trap, Escape closes, labelled by its title). */
 export function Dialog({
@@ -37,5 +38,37 @@ export function Dialog({
         </RadixDialog.Content>
       </RadixDialog.Portal>
     </RadixDialog.Root>
+  );
+}
+
+/**
+ * The end of a dialog's form: why the last submit was refused, if it was, then Cancel and the
+ * submit button.
+ */
+export function FormActions({
+  error,
+  errorTitle,
+  onCancel,
+  submitLabel,
+  busy,
+  disabled = false,
+}: {
+  error: unknown;
+  errorTitle: string;
+  onCancel: () => void;
+  submitLabel: string;
+  busy: boolean;
+  disabled?: boolean;
+}) {
+  return (
+    <>
+      <ErrorBox error={error} title={errorTitle} />
+      <div className="mt-2 flex justify-end gap-2">
+        <Button onClick={onCancel}>Cancel</Button>
+        <Button type="submit" variant="primary" busy={busy} disabled={disabled}>
+          {submitLabel}
+        </Button>
+      </div>
+    </>
   );
 }

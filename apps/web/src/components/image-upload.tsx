@@ -5,7 +5,8 @@ import { useMutation } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { formatBytes } from '../lib/format';
 import { useApi } from '../lib/session';
-import { Button, ErrorBox, Field, Input, Spinner } from './ui';
+import { FormActions } from './dialog';
+import { Field, Input, Spinner } from './ui';
 
 /** What the server reads from an uploaded file (it checks the bytes, not the name). */
 const ACCEPT = '.qcow2,.img,.raw,.vmdk,.vhd,.vhdx,.vdi,.ova';
@@ -105,18 +106,14 @@ export function ImageUploadForm({
           <Spinner label={`Uploading ${file.name} (${formatBytes(file.size)})…`} />
         </p>
       ) : null}
-      <ErrorBox error={upload.error} title="The upload was refused" />
-      <div className="mt-2 flex justify-end gap-2">
-        <Button onClick={onCancel}>Cancel</Button>
-        <Button
-          type="submit"
-          variant="primary"
-          busy={upload.isPending}
-          disabled={file === undefined}
-        >
-          Upload
-        </Button>
-      </div>
+      <FormActions
+        error={upload.error}
+        errorTitle="The upload was refused"
+        onCancel={onCancel}
+        submitLabel="Upload"
+        busy={upload.isPending}
+        disabled={file === undefined}
+      />
     </form>
   );
 }

@@ -5,7 +5,8 @@ import type { ColumnDef } from '@tanstack/react-table';
 import { useId, useState, type FormEvent } from 'react';
 import { useUsers } from '../../components/admin-users';
 import { DataTable, Pager, usePagedList } from '../../components/data-table';
-import { Badge, Button, EmptyState, ErrorBox, Field, Input, PageHeader } from '../../components/ui';
+import { SearchField, StaleListError } from '../../components/list-toolbar';
+import { Badge, Button, EmptyState, Field, Input, PageHeader } from '../../components/ui';
 import { useApi } from '../../lib/session';
 
 const columns: ColumnDef<AuditEntry, unknown>[] = [
@@ -199,17 +200,12 @@ export default function AuditPage() {
         </div>
       </form>
       <div className="mb-3 max-w-xs">
-        <Field label="Search">
-          {(props) => (
-            <Input
-              {...props}
-              type="search"
-              placeholder="Any column (this page)"
-              value={search}
-              onChange={(e) => setSearch(e.target.value)}
-            />
-          )}
-        </Field>
+        <SearchField
+          label="Search"
+          placeholder="Any column (this page)"
+          value={search}
+          onChange={setSearch}
+        />
       </div>
       <DataTable
         label="Audit log"
@@ -235,11 +231,11 @@ export default function AuditPage() {
           )
         }
       />
-      {list.query.error !== null && list.items !== undefined ? (
-        <div className="mt-3">
-          <ErrorBox error={list.query.error} title="Cannot read the audit log" />
-        </div>
-      ) : null}
+      <StaleListError
+        error={list.query.error}
+        shown={list.items !== undefined}
+        title="Cannot read the audit log"
+      />
       <Pager list={list} noun="entries" />
     </>
   );

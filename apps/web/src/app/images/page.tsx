@@ -5,9 +5,11 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ColumnDef } from '@tanstack/react-table';
 import Link from 'next/link';
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { DataTable, Pager, usePagedList } from '../../components/data-table';
-import { Dialog } from '../../components/dialog';
+import { createdAtColumn, DataTable, Pager, usePagedList } from '../../components/data-table';
+import { Dialog, FormActions } from '../../components/dialog';
+import { ConfirmDialog } from '../../components/confirm-dialog';
 import { ImageUploadForm } from '../../components/image-upload';
+import { SearchField } from '../../components/list-toolbar';
 import { OperationProgress } from '../../components/operation';
 import {
   Badge,
@@ -20,7 +22,7 @@ import {
   PageHeader,
   StateBadge,
 } from '../../components/ui';
-import { formatAgo, formatBytes } from '../../lib/format';
+import { formatBytes } from '../../lib/format';
 import { laterOf, operationHref } from '../../lib/operations';
 import { useApi } from '../../lib/session';
 
@@ -212,13 +214,13 @@ function ImportDialog({
               />
             )}
           </Field>
-          <ErrorBox error={start.error} title="The import was refused" />
-          <div className="mt-2 flex justify-end gap-2">
-            <Button onClick={() => onOpenChange(false)}>Cancel</Button>
-            <Button type="submit" variant="primary" busy={start.isPending}>
-              Import
-            </Button>
-          </div>
+          <FormActions
+            error={start.error}
+            errorTitle="The import was refused"
+            onCancel={() => onOpenChange(false)}
+            submitLabel="Import"
+            busy={start.isPending}
+          />
         </form>
       )}
     </Dialog>
@@ -293,14 +295,7 @@ export default function ImagesPage() {
           </code>
         ),
       },
-      {
-        id: 'created',
-        header: 'Added',
-        accessorKey: 'createdAt',
-        cell: ({ row }) => (
-          <span title={row.original.createdAt}>{formatAgo(row.original.createdAt)}</span>
-        ),
-      },
+      createdAtColumn<Image>('created', 'Added'),
       {
         id: 'actions',
         header: '',
@@ -349,17 +344,12 @@ export default function ImagesPage() {
         </Card>
       )}
       <div className="mb-3 max-w-xs">
-        <Field label="Search">
-          {(props) => (
-            <Input
-              {...props}
-              type="search"
-              placeholder="Name, project, status… (this page)"
-              value={search}
-              onChange={(e) => setSearch(e.target.value)}
-            />
-          )}
-        </Field>
+        <SearchField
+          label="Search"
+          placeholder="Name, project, status… (this page)"
+          value={search}
+          onChange={setSearch}
+        />
       </div>
       <DataTable
         label="Images"
@@ -395,32 +385,21 @@ export default function ImagesPage() {
           void queries.invalidateQueries({ queryKey: ['images'] });
         }}
       />
-      <Dialog
-        open={toDelete !== undefined}
-        onOpenChange={(open) => {
-          if (!open) setToDelete(undefined);
-        }}
+      <ConfirmDialog
+        item={toDelete}
+        onClose={() => setToDelete(undefined)}
         title={`Delete image ${toDelete?.name ?? ''}?`}
         description={
           toDelete?.builtin === true
             ? 'A built-in image: its files are removed, and the server builds it again at its next start.'
             : 'Its files are removed from the server; VMs created from it later will not find it.'
         }
-      >
-        <ErrorBox error={remove.error} title="The delete was refused" />
-        <div className="mt-4 flex justify-end gap-2">
-          <Button onClick={() => setToDelete(undefined)}>Cancel</Button>
-          <Button
-            variant="danger"
-            busy={remove.isPending}
-            onClick={() => {
-              if (toDelete !== undefined) remove.mutate(toDelete);
-            }}
-          >
-            Delete
-          </Button>
-        </div>
-      </Dialog>
+        error={remove.error}
+        errorTitle="The delete was refused"
+        busy={remove.isPending}
+        confirmLabel="Delete"
+        onConfirm={(item) => remove.mutate(item)}
+      />
     </>
   );
 }

@@ -11,7 +11,8 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { ColumnDef } from '@tanstack/react-table';
 import Link from 'next/link';
 import { useEffect, useMemo, useState } from 'react';
-import { DataTable, Pager, usePagedList } from '../../components/data-table';
+import { createdAtColumn, DataTable, Pager, usePagedList } from '../../components/data-table';
+import { SearchField, StaleListError } from '../../components/list-toolbar';
 import {
   Button,
   EmptyState,
@@ -23,7 +24,7 @@ import {
   Select,
   StateBadge,
 } from '../../components/ui';
-import { formatAgo, formatDuration } from '../../lib/format';
+import { formatDuration } from '../../lib/format';
 import { elapsedMs, isActive, laterOf, operationHref, targetHref } from '../../lib/operations';
 import { useApi } from '../../lib/session';
 
@@ -134,14 +135,7 @@ export default function OperationsPage() {
           );
         },
       },
-      {
-        id: 'started',
-        header: 'Started',
-        accessorKey: 'createdAt',
-        cell: ({ row }) => (
-          <span title={row.original.createdAt}>{formatAgo(row.original.createdAt)}</span>
-        ),
-      },
+      createdAtColumn<Operation>('started', 'Started'),
       {
         id: 'took',
         header: 'Took',
@@ -239,17 +233,12 @@ export default function OperationsPage() {
             />
           )}
         </Field>
-        <Field label="Search">
-          {(props) => (
-            <Input
-              {...props}
-              type="search"
-              placeholder="Kind, target, status… (this page)"
-              value={search}
-              onChange={(e) => setSearch(e.target.value)}
-            />
-          )}
-        </Field>
+        <SearchField
+          label="Search"
+          placeholder="Kind, target, status… (this page)"
+          value={search}
+          onChange={setSearch}
+        />
       </form>
       {cancel.error === null ? null : (
         <div className="mb-3">
@@ -293,11 +282,11 @@ export default function OperationsPage() {
           )
         }
       />
-      {list.query.error !== null && list.items !== undefined ? (
-        <div className="mt-3">
-          <ErrorBox error={list.query.error} title="Cannot refresh the operations" />
-        </div>
-      ) : null}
+      <StaleListError
+        error={list.query.error}
+        shown={list.items !== undefined}
+        title="Cannot refresh the operations"
+      />
       <Pager list={list} noun="operations" />
     </>
   );

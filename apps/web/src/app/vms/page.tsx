@@ -4,7 +4,7 @@ import { VM_STATES, type Vm, type VmState } from '@novacron/api';
 import type { ColumnDef, RowSelectionState } from '@tanstack/react-table';
 import Link from 'next/link';
 import { useState } from 'react';
-import { DataTable, Pager, usePagedList } from '../../components/data-table';
+import { createdAtColumn, DataTable, Pager, usePagedList } from '../../components/data-table';
 import { Dialog } from '../../components/dialog';
 import {
   Button,
@@ -17,7 +17,7 @@ import {
   Select,
   StateBadge,
 } from '../../components/ui';
-import { formatAgo, formatMiB } from '../../lib/format';
+import { formatMiB } from '../../lib/format';
 import { hostHref, useAllHosts, vmHref } from '../../lib/queries';
 import { useApi } from '../../lib/session';
 
@@ -60,14 +60,7 @@ const columns: ColumnDef<Vm, unknown>[] = [
     accessorKey: 'memoryMiB',
     cell: ({ row }) => formatMiB(row.original.memoryMiB),
   },
-  {
-    id: 'created',
-    header: 'Created',
-    accessorKey: 'createdAt',
-    cell: ({ row }) => (
-      <span title={row.original.createdAt}>{formatAgo(row.original.createdAt)}</span>
-    ),
-  },
+  createdAtColumn<Vm>('created', 'Created'),
 ];
 
 type BulkAction = 'start' | 'stop' | 'reboot' | 'delete';

@@ -49,6 +49,7 @@ export {
 export {
   DEFAULT_TEST_DATABASE_URL,
   openPostgresTestStore,
+  createTestImage,
   openSqliteTestStore,
   testDatabases,
   type TestDatabase,

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PROJECT, testDatabases, type Store, type TestStore } from './index.js';
+import {
+  createTestImage,
+  DEFAULT_PROJECT,
+  testDatabases,
+  type Store,
+  type TestStore,
+} from './index.js';
 
 // The snapshot and template part of the store contract, on SQLite always and on PostgreSQL when
 // it answers (NOVACRON_TEST_REQUIRE_POSTGRES=1 turns an unreachable PostgreSQL into a failure).
@@ -17,16 +23,7 @@ for (const database of databases) {
     beforeAll(async () => {
       testStore = await database.open();
       store = testStore.store;
-      const image = await store.images.create({
-        project: DEFAULT_PROJECT,
-        name: 'tiny',
-        kind: 'kernel',
-        status: 'ready',
-        sizeBytes: 1024,
-        defaultKernelArgs: '',
-        sha256: 'ab'.repeat(32),
-      });
-      imageId = image.id;
+      imageId = (await createTestImage(store)).id;
     });
 
     afterAll(async () => {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { StoreDialect } from './migrations.js';
+import type { NewImage } from './repositories/images.js';
+import { DEFAULT_PROJECT } from './repositories/projects.js';
 import { openStore, type Store, type StoreOptions } from './store.js';
 
 // Helpers for tests in any package: the same suite on a migrated SQLite store and a migrated
@@ -49,6 +51,20 @@ export async function testDatabases(options: {
     },
   };
   return [{ dialect: 'sqlite', skip: undefined, open: openSqliteTestStore }, postgres];
+}
+
+/** A ready image in the default project for a suite's VMs to name (no file behind it). */
+export function createTestImage(store: Store, image: Partial<NewImage> = {}) {
+  return store.images.create({
+    project: DEFAULT_PROJECT,
+    name: 'tiny',
+    kind: 'kernel',
+    status: 'ready',
+    sizeBytes: 1024,
+    defaultKernelArgs: '',
+    sha256: 'ab'.repeat(32),
+    ...image,
+  });
 }
 
 export async function openSqliteTestStore(

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import type {
@@ -10,12 +10,10 @@ import type {
   AgentVmStatus,
   ErrorBody,
 } from '@novacron/api';
-import { ClusterCa, SERVER_PEER_NAME, type TlsIdentity } from '@novacron/auth';
-import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
-import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
+import { processArguments } from '@novacron/qemu';
+import { waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from './start-agent.js';
-import { callAgent, seedTinyImage, silentLogger } from './testing.js';
+import { startAgentPair, tinyImageRef, type AgentPair, type PairHost } from './testing.js';
 
 // Resize and hotplug across a live migration (docs/adr/0023-resize-and-hotplug.md): a guest that
 // got a CPU, a DIMM and a data disk while running moves to another host, whose QEMU is started
@@ -23,61 +21,28 @@ import { callAgent, seedTinyImage, silentLogger } from './testing.js';
 const VM = 'hpmig';
 const MiB = 1024 * 1024;
 
-let image: TinyImage;
-let temp: { path: string; remove(): Promise<void> };
-let serverTls: TlsIdentity;
-const hosts: Record<'a' | 'b', { name: string; tls: TlsIdentity; dataDir: string }> = {} as never;
-const agents: Partial<Record<'a' | 'b', RunningAgent>> = {};
+let pair: AgentPair;
 
 beforeAll(async () => {
-  image = await ensureTinyImage({
-    cacheDir: join(testCacheDir, 'tiny-image'),
-    outDir: join(testCacheDir, 'tiny-image', 'images', 'tiny'),
-  });
-  temp = await makeTempDir('nc-hpmig-');
-  await mkdir(join(temp.path, 'pool'));
-  const ca = await ClusterCa.create();
-  serverTls = await ca.issueIdentity({ role: 'server', name: SERVER_PEER_NAME });
-  for (const key of ['a', 'b'] as const) {
-    const name = `host-${key}`;
-    const dataDir = join(temp.path, key);
-    hosts[key] = {
-      name,
-      dataDir,
-      tls: await ca.issueIdentity({ role: 'agent', name }, { addresses: ['127.0.0.1'] }),
-    };
-    await seedTinyImage(dataDir, image);
-    agents[key] = await startAgent({
-      config: {
-        agentHost: '127.0.0.1',
-        agentPort: 0,
-        accel: 'auto',
-        dataDir,
-        sharedPoolDir: join(temp.path, 'pool'),
-      },
-      logger: silentLogger,
-      identity: { name, tls: hosts[key].tls },
-      probeImage: () => Promise.resolve(image),
-    });
-  }
+  pair = await startAgentPair({ tempPrefix: 'nc-hpmig-', sharedPool: true });
 }, 600_000);
 
 afterAll(async () => {
-  for (const agent of Object.values(agents)) await agent.close().catch(() => undefined);
-  if (temp) {
-    await killMatching(temp.path);
-    await temp.remove();
-  }
+  // Unset when the start failed, which cleaned up after itself.
+  await (pair as AgentPair | undefined)?.close();
 });
 
-function call<T>(key: 'a' | 'b', method: string, path: string, body?: unknown) {
-  const agent = agents[key];
-  if (!agent) throw new Error(`agent ${key} is not running`);
-  return callAgent<T>(serverTls, agent, hosts[key].name, method, path, body);
+function call<T>(
+  key: PairHost,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  return pair.call<T>(key, method, path, body);
 }
 
 function vmDir(key: 'a' | 'b'): string {
-  return join(hosts[key].dataDir, 'agent', 'vms', VM);
+  return join(pair.hosts[key].dataDir, 'agent', 'vms', VM);
 }
 
 function consoleLog(key: 'a' | 'b'): Promise<string> {
@@ -133,13 +98,7 @@ describe('hot-added devices across a live migration', () => {
       cpus: 1,
       memoryMiB: 256,
       diskGiB: 1,
-      image: {
-        id: 'tiny',
-        name: 'tiny',
-        kind: 'kernel',
-        sha256: image.sha256,
-        defaultKernelArgs: image.defaultKernelArgs,
-      },
+      image: tinyImageRef(pair.image),
       kernelArgs: 'memhp_default_state=online',
       machineType: 'pc-q35-7.2',
       desiredState: 'running',

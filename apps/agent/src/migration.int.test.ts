@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   AgentDirtyRateReply,
@@ -10,86 +10,42 @@ import type {
   AgentVmStatus,
   ErrorBody,
 } from '@novacron/api';
-import { ClusterCa, SERVER_PEER_NAME, type TlsIdentity } from '@novacron/auth';
-import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
-import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
+import { processArguments } from '@novacron/qemu';
+import { makeTempDir, waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from './start-agent.js';
-import { callAgent, seedTinyImage, silentLogger } from './testing.js';
+import { startAgent } from './start-agent.js';
+import {
+  silentLogger,
+  startAgentPair,
+  tinyImageRef,
+  type AgentPair,
+  type PairHost,
+} from './testing.js';
 
 // Two real agents in this process on loopback, each with its own data folder, sharing one pool
 // folder; real QEMU under TCG moves the tiny guest between them over QEMU's own TLS with the
 // cluster certificates. Called over mutual TLS as the server calls them.
-const imageDir = join(testCacheDir, 'tiny-image', 'images');
 const VM = 'mig1';
 const MiB = 1024 * 1024;
 
-let image: TinyImage;
-let temp: { path: string; remove(): Promise<void> };
-let serverTls: TlsIdentity;
-const hosts: Record<'a' | 'b', { name: string; tls: TlsIdentity; dataDir: string }> = {} as never;
-const agents: Partial<Record<'a' | 'b', RunningAgent>> = {};
+let pair: AgentPair;
 
 beforeAll(async () => {
-  image = await ensureTinyImage({
-    cacheDir: join(testCacheDir, 'tiny-image'),
-    outDir: join(imageDir, 'tiny'),
-  });
-  temp = await makeTempDir('nc-mig-');
-  await mkdir(join(temp.path, 'pool'));
-  const ca = await ClusterCa.create();
-  serverTls = await ca.issueIdentity({ role: 'server', name: SERVER_PEER_NAME });
-  for (const key of ['a', 'b'] as const) {
-    const name = `host-${key}`;
-    const dataDir = join(temp.path, key);
-    hosts[key] = {
-      name,
-      dataDir,
-      tls: await ca.issueIdentity({ role: 'agent', name }, { addresses: ['127.0.0.1'] }),
-    };
-    await seedTinyImage(dataDir, image);
-    agents[key] = await startHost(key);
-  }
+  pair = await startAgentPair({ tempPrefix: 'nc-mig-', sharedPool: true });
 }, 600_000);
 
-function startHost(key: 'a' | 'b'): Promise<RunningAgent> {
-  return startAgent({
-    config: {
-      agentHost: '127.0.0.1',
-      agentPort: 0,
-      accel: 'auto',
-      dataDir: hosts[key].dataDir,
-      sharedPoolDir: join(temp.path, 'pool'),
-    },
-    logger: silentLogger,
-    identity: { name: hosts[key].name, tls: hosts[key].tls },
-    probeImage: () => Promise.resolve(image),
-  });
-}
-
-/** A new agent on the same data folder: QEMU keeps running, the agent re-attaches. */
-async function restart(key: 'a' | 'b'): Promise<void> {
-  await agents[key]?.close();
-  agents[key] = await startHost(key);
-}
-
 afterAll(async () => {
-  for (const agent of Object.values(agents)) await agent.close().catch(() => undefined);
-  if (temp) {
-    await killMatching(temp.path);
-    await temp.remove();
-  }
+  // Unset when the start failed, which cleaned up after itself.
+  await (pair as AgentPair | undefined)?.close();
 });
 
 function call<T>(
-  key: 'a' | 'b',
+  key: PairHost,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const agent = agents[key];
-  if (!agent) throw new Error(`agent ${key} is not running`);
-  return callAgent<T>(serverTls, agent, hosts[key].name, method, path, body);
+  return pair.call<T>(key, method, path, body);
 }
 
 function spec(): AgentVmSpec {
@@ -99,13 +55,7 @@ function spec(): AgentVmSpec {
     cpus: 1,
     memoryMiB: 256,
     diskGiB: 1,
-    image: {
-      id: 'tiny',
-      name: 'tiny',
-      kind: 'kernel',
-      sha256: image.sha256,
-      defaultKernelArgs: image.defaultKernelArgs,
-    },
+    image: tinyImageRef(pair.image),
     kernelArgs: '',
     machineType: 'pc-q35-7.2',
     desiredState: 'running',
@@ -128,7 +78,7 @@ function settings(overrides: Partial<AgentMigrationSettings> = {}): AgentMigrati
 }
 
 function consoleLog(key: 'a' | 'b'): Promise<string> {
-  return readFile(join(hosts[key].dataDir, 'agent', 'vms', VM, 'console.log'), 'utf8').catch(
+  return readFile(join(pair.hosts[key].dataDir, 'agent', 'vms', VM, 'console.log'), 'utf8').catch(
     () => '',
   );
 }
@@ -238,8 +188,10 @@ describe('live migration between two agents', () => {
     const put = await call<AgentVmStatus>('a', 'PUT', `/v1/vms/${VM}`, spec());
     expect(put.body).toMatchObject({ state: 'running' });
     // The disk lives in the shared pool, not in the agent's VM folder.
-    await stat(join(temp.path, 'pool', 'vms', VM, 'disk.qcow2'));
-    await expect(stat(join(hosts.a.dataDir, 'agent', 'vms', VM, 'disk.qcow2'))).rejects.toThrow();
+    await stat(join(pair.dir, 'pool', 'vms', VM, 'disk.qcow2'));
+    await expect(
+      stat(join(pair.hosts.a.dataDir, 'agent', 'vms', VM, 'disk.qcow2')),
+    ).rejects.toThrow();
     await heartbeatAbove('a', 1);
 
     // Two planners asking at once (two users, two browser tabs) share one measurement: QEMU
@@ -259,7 +211,7 @@ describe('live migration between two agents', () => {
     expect(result.targetPid).not.toBe(result.sourcePid);
     // The source's QEMU waits in postmigrate, also as a restarted agent finds it: the VM must not
     // be started or stopped meanwhile.
-    await restart('a');
+    await pair.restart('a');
     expect(await vmStatus('a')).toMatchObject({ state: 'migrating', pid: result.sourcePid });
     const refused = await call<ErrorBody>('a', 'POST', `/v1/vms/${VM}/state`, { action: 'resume' });
     expect(refused.status).toBe(409);
@@ -273,7 +225,7 @@ describe('live migration between two agents', () => {
     );
     // Idempotent, and the shared disk stays: it belongs to the host running the VM.
     expect((await call('a', 'POST', `/v1/vms/${VM}/migration/complete`)).status).toBe(204);
-    await stat(join(temp.path, 'pool', 'vms', VM, 'disk.qcow2'));
+    await stat(join(pair.dir, 'pool', 'vms', VM, 'disk.qcow2'));
 
     // The same guest carries on: its counter continues on the target, no reboot.
     const onTarget = await heartbeatAbove('b', lastOnSource);
@@ -357,8 +309,8 @@ describe('live migration between two agents', () => {
     });
     expect(tuned.status).toBe(200);
     // Both agents restart mid-stream: they find their QEMUs and report them truthfully.
-    await restart('a');
-    await restart('b');
+    await pair.restart('a');
+    await pair.restart('b');
     expect(await vmStatus('a')).toMatchObject({ state: 'migrating', pid: before.pid });
     expect((await vmStatus('b')).state).toBe('migrating');
     expect((await migrationOf('a')).status).toBe('active');
@@ -387,7 +339,7 @@ describe('live migration between two agents', () => {
 
     const after = await vmStatus('a');
     expect(after).toMatchObject({ state: 'running', pid: before.pid });
-    await stat(join(temp.path, 'pool', 'vms', VM, 'disk.qcow2'));
+    await stat(join(pair.dir, 'pool', 'vms', VM, 'disk.qcow2'));
     const last = Math.max(...heartbeats(await consoleLog('a')));
     await heartbeatAbove('a', last);
   });
@@ -441,7 +393,7 @@ describe('live migration between two agents', () => {
       pool: 'local',
     };
     await call('a', 'PUT', '/v1/vms/dirty1', dirty);
-    const files = join(hosts.a.dataDir, 'agent', 'vms', 'dirty1', 'console.log');
+    const files = join(pair.hosts.a.dataDir, 'agent', 'vms', 'dirty1', 'console.log');
     await waitFor(
       'the guest to write memory',
       async () =>
@@ -461,16 +413,16 @@ describe('live migration between two agents', () => {
 
   it('a host without the shared pool refuses a shared VM; delete removes the shared disk', async () => {
     // Host b again, now without the pool setting.
-    await agents.b?.close();
+    await pair.agents.b?.close();
     const noPool = await makeTempDir('nc-mig-np-');
     try {
       const agent = await startAgent({
         config: { agentHost: '127.0.0.1', agentPort: 0, accel: 'auto', dataDir: noPool.path },
         logger: silentLogger,
-        identity: { name: hosts.b.name, tls: hosts.b.tls },
-        probeImage: () => Promise.resolve(image),
+        identity: { name: pair.hosts.b.name, tls: pair.hosts.b.tls },
+        probeImage: () => Promise.resolve(pair.image),
       });
-      agents.b = agent;
+      pair.agents.b = agent;
       expect((await call<AgentHostInfo>('b', 'GET', '/v1/host')).body.sharedPool).toBe(false);
       const refused = await call<ErrorBody>('b', 'PUT', `/v1/vms/${VM}`, spec());
       expect(refused.body.error.code).toBe('HOST_PREREQUISITE_MISSING');
@@ -479,6 +431,6 @@ describe('live migration between two agents', () => {
       await noPool.remove();
     }
     expect((await call('a', 'DELETE', `/v1/vms/${VM}`)).status).toBe(204);
-    await expect(stat(join(temp.path, 'pool', 'vms', VM))).rejects.toThrow();
+    await expect(stat(join(pair.dir, 'pool', 'vms', VM))).rejects.toThrow();
   });
 });

@@ -12,72 +12,38 @@ import type {
   AgentVmStatus,
   ErrorBody,
 } from '@novacron/api';
-import { ClusterCa, SERVER_PEER_NAME, type TlsIdentity } from '@novacron/auth';
-import { ensureTinyImage, processArguments, type TinyImage } from '@novacron/qemu';
-import { killMatching, makeTempDir, testCacheDir, waitFor } from '@novacron/testkit';
+import { processArguments } from '@novacron/qemu';
+import { waitFor } from '@novacron/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from './start-agent.js';
-import { callAgent, seedTinyImage, silentLogger } from './testing.js';
+import { startAgentPair, tinyImageRef, type AgentPair, type PairHost } from './testing.js';
 
 // Shared-nothing live migration between two real agents on loopback, each with only its local
 // pool: the target exports a fresh disk over NBD (TLS with the cluster certificates), the source
 // mirrors its disk into it while the guest keeps writing, then memory moves. The guest itself
 // checks that the disk on the target holds what it wrote.
-const imageDir = join(testCacheDir, 'tiny-image', 'images');
 const VM = 'sn1';
 const MiB = 1024 * 1024;
 /** The guest writes 64 KiB blocks at these many offsets of its disk, round and round. */
 const BLOCKS = 256;
 
-let image: TinyImage;
-let temp: { path: string; remove(): Promise<void> };
-let serverTls: TlsIdentity;
-const hosts: Record<'a' | 'b', { name: string; tls: TlsIdentity; dataDir: string }> = {} as never;
-const agents: Partial<Record<'a' | 'b', RunningAgent>> = {};
+let pair: AgentPair;
 
 beforeAll(async () => {
-  image = await ensureTinyImage({
-    cacheDir: join(testCacheDir, 'tiny-image'),
-    outDir: join(imageDir, 'tiny'),
-  });
-  temp = await makeTempDir('nc-sn-');
-  const ca = await ClusterCa.create();
-  serverTls = await ca.issueIdentity({ role: 'server', name: SERVER_PEER_NAME });
-  for (const key of ['a', 'b'] as const) {
-    const name = `host-${key}`;
-    const dataDir = join(temp.path, key);
-    hosts[key] = {
-      name,
-      dataDir,
-      tls: await ca.issueIdentity({ role: 'agent', name }, { addresses: ['127.0.0.1'] }),
-    };
-    await seedTinyImage(dataDir, image);
-    agents[key] = await startAgent({
-      config: { agentHost: '127.0.0.1', agentPort: 0, accel: 'auto', dataDir },
-      logger: silentLogger,
-      identity: { name, tls: hosts[key].tls },
-      probeImage: () => Promise.resolve(image),
-    });
-  }
+  pair = await startAgentPair({ tempPrefix: 'nc-sn-', sharedPool: false });
 }, 600_000);
 
 afterAll(async () => {
-  for (const agent of Object.values(agents)) await agent.close().catch(() => undefined);
-  if (temp) {
-    await killMatching(temp.path);
-    await temp.remove();
-  }
+  // Unset when the start failed, which cleaned up after itself.
+  await (pair as AgentPair | undefined)?.close();
 });
 
 function call<T>(
-  key: 'a' | 'b',
+  key: PairHost,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const agent = agents[key];
-  if (!agent) throw new Error(`agent ${key} is not running`);
-  return callAgent<T>(serverTls, agent, hosts[key].name, method, path, body);
+  return pair.call<T>(key, method, path, body);
 }
 
 function spec(): AgentVmSpec {
@@ -87,13 +53,7 @@ function spec(): AgentVmSpec {
     cpus: 1,
     memoryMiB: 256,
     diskGiB: 1,
-    image: {
-      id: 'tiny',
-      name: 'tiny',
-      kind: 'kernel',
-      sha256: image.sha256,
-      defaultKernelArgs: image.defaultKernelArgs,
-    },
+    image: tinyImageRef(pair.image),
     kernelArgs: '',
     machineType: 'pc-q35-7.2',
     desiredState: 'running',
@@ -112,7 +72,7 @@ const settings: AgentMigrationSettings = {
   tls: true,
 };
 
-const vmDir = (key: 'a' | 'b') => join(hosts[key].dataDir, 'agent', 'vms', VM);
+const vmDir = (key: 'a' | 'b') => join(pair.hosts[key].dataDir, 'agent', 'vms', VM);
 
 function consoleLog(key: 'a' | 'b'): Promise<string> {
   return readFile(join(vmDir(key), 'console.log'), 'utf8').catch(() => '');

@@ -1,9 +1,9 @@
 import { TERMINAL_OPERATION_STATUSES, type Operation } from '@novacron/api';
 import type { Command } from 'commander';
-import type { CliClient, Writer } from './context.js';
+import { formatOf, type CliContext, type CliClient, type Writer } from './context.js';
 import { CliError } from './errors.js';
 import { integerArg } from './options.js';
-import { cell } from './output.js';
+import { cell, operationFields, operationLine, renderOne } from './output.js';
 
 /** How long `--wait` waits by default: a first boot under TCG, image pull included, fits. */
 export const DEFAULT_WAIT_SECONDS = 600;
@@ -84,4 +84,28 @@ export function assertSucceeded(operation: Operation, timeoutSeconds: number): v
         { operation: operation.id },
       );
   }
+}
+
+/**
+ * The end of a command that started an operation: without --wait it prints the operation; with
+ * --wait it waits, prints the result in the --output format if one was asked for, and fails when
+ * the operation failed. Answers the finished operation for the command to describe in words, or
+ * undefined when there is nothing more to print.
+ */
+export async function finishOperation(
+  ctx: CliContext,
+  command: Command,
+  options: WaitOptions,
+  accepted: Operation,
+): Promise<Operation | undefined> {
+  const format = formatOf(command);
+  if (!options.wait) {
+    ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
+    return undefined;
+  }
+  const client = await ctx.client();
+  const operation = await waitForOperation(client, accepted, options.waitTimeout, ctx.deps.stderr);
+  if (format) ctx.print(renderOne(format, operation, operationFields));
+  assertSucceeded(operation, options.waitTimeout);
+  return format ? undefined : operation;
 }

@@ -4,8 +4,8 @@ import { parseSizeGiB, parseSizeMiB } from '@novacron/domain';
 import { formatOf, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { integerArg, withOutput } from '../options.js';
-import { operationFields, operationLine, renderList, renderOne } from '../output.js';
-import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
+import { renderList } from '../output.js';
+import { addWaitOptions, finishOperation, type WaitOptions } from '../wait.js';
 
 // Resize and hotplug (docs/adr/0023-resize-and-hotplug.md): `vm resize`, `vm disk add|remove|list`,
 // `vm nic add|remove|list`. Each change is an operation; --wait prints its outcome.
@@ -169,16 +169,9 @@ async function finish(
   options: WaitOptions,
   accepted: Operation,
 ): Promise<void> {
-  const format = formatOf(command);
-  if (!options.wait) {
-    ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
-    return;
-  }
+  const operation = await finishOperation(ctx, command, options, accepted);
+  if (!operation) return;
   const client = await ctx.client();
-  const operation = await waitForOperation(client, accepted, options.waitTimeout, ctx.deps.stderr);
-  if (format) ctx.print(renderOne(format, operation, operationFields));
-  assertSucceeded(operation, options.waitTimeout);
-  if (format) return;
   const live = operation.result?.live === true ? 'live' : 'while stopped';
   const hardware = await client.vms.hardware(operation.target.id);
   ctx.print(`vm ${operation.target.name} changed (${live}): ${hardwareLine(hardware)}`);

@@ -10,15 +10,8 @@ import { formatOf, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { collect } from '../labels.js';
 import { withOutput } from '../options.js';
-import {
-  formatBytes,
-  operationFields,
-  operationLine,
-  renderList,
-  renderOne,
-  vmFields,
-} from '../output.js';
-import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
+import { formatBytes, renderList, renderOne, vmFields } from '../output.js';
+import { addWaitOptions, finishOperation, type WaitOptions } from '../wait.js';
 
 // Snapshots, clones and templates (docs/adr/0022-snapshots-clones-templates.md):
 // `vm snapshot create|list|revert|delete`, `vm clone`, `vm template`.
@@ -212,14 +205,6 @@ async function finish(
   accepted: Operation,
   outcome: (operation: Operation) => string,
 ): Promise<void> {
-  const format = formatOf(command);
-  if (!options.wait) {
-    ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
-    return;
-  }
-  const client = await ctx.client();
-  const operation = await waitForOperation(client, accepted, options.waitTimeout, ctx.deps.stderr);
-  if (format) ctx.print(renderOne(format, operation, operationFields));
-  assertSucceeded(operation, options.waitTimeout);
-  if (!format) ctx.print(`${outcome(operation)}\n`);
+  const operation = await finishOperation(ctx, command, options, accepted);
+  if (operation) ctx.print(`${outcome(operation)}\n`);
 }

@@ -355,11 +355,11 @@ describe('event stream liveness', () => {
     try {
       await server.listen({ host: '127.0.0.1', port: 0 });
       const port = (server.server.address() as AddressInfo).port;
-      const client = new RawClient(
-        new WebSocket(`ws://127.0.0.1:${port}/api/v1/events`),
-        await sessionToken(store, tokens),
-      );
-      await until(() => client.frames.length === 1);
+      // The token first: a socket made before an await may open before RawClient listens for it.
+      const token = await sessionToken(store, tokens);
+      const client = new RawClient(new WebSocket(`ws://127.0.0.1:${port}/api/v1/events`), token);
+      await until(() => client.frames.length >= 1);
+      expect(client.frames[0]).toMatchObject({ type: 'subscribed' });
       await server.close();
       await until(() => client.closed !== undefined);
       expect(client.closed).toEqual({

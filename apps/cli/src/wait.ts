@@ -97,13 +97,15 @@ export async function finishOperation(
   command: Command,
   options: WaitOptions,
   accepted: Operation,
+  /** The caller's client, when it has one already. */
+  given?: CliClient,
 ): Promise<Operation | undefined> {
   const format = formatOf(command);
   if (!options.wait) {
     ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
     return undefined;
   }
-  const client = await ctx.client();
+  const client = given ?? (await ctx.client());
   const operation = await waitForOperation(client, accepted, options.waitTimeout, ctx.deps.stderr);
   if (format) ctx.print(renderOne(format, operation, operationFields));
   assertSucceeded(operation, options.waitTimeout);

@@ -22,8 +22,6 @@ import { integerArg, withOutput } from '../options.js';
 import {
   cell,
   OUTPUT_FORMATS,
-  operationFields,
-  operationLine,
   renderList,
   renderOne,
   toJson,
@@ -33,7 +31,7 @@ import {
   type OutputFormat,
 } from '../output.js';
 import { listAll } from '../paging.js';
-import { addWaitOptions, assertSucceeded, waitForOperation, type WaitOptions } from '../wait.js';
+import { addWaitOptions, finishOperation, type WaitOptions } from '../wait.js';
 import { registerVmMetricsCommand } from './metrics.js';
 import { registerVmHardwareCommands } from './vm-hardware.js';
 import { registerVmMigrateCommand } from './vm-migrate.js';
@@ -221,15 +219,8 @@ async function finishAction(
   options: WaitOptions,
   verb: keyof typeof PAST_TENSE,
 ): Promise<void> {
-  const format = formatOf(command);
-  if (!options.wait) {
-    ctx.print(format ? renderOne(format, accepted, operationFields) : operationLine(accepted));
-    return;
-  }
-  const operation = await waitForOperation(client, accepted, options.waitTimeout, ctx.deps.stderr);
-  if (format) ctx.print(renderOne(format, operation, operationFields));
-  assertSucceeded(operation, options.waitTimeout);
-  if (format) return;
+  const operation = await finishOperation(ctx, command, options, accepted, client);
+  if (operation === undefined) return;
   const name = operation.target.name;
   if (verb === 'delete') {
     ctx.print(`vm ${name} deleted`);

@@ -2,13 +2,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DomainError } from '@novacron/domain';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
-import { authenticator } from './authenticate.js';
 import { authorizer, requirePermissions } from './authorization.js';
 import type { AppDeps, ServerApp, ServerDeps } from './deps.js';
 import { handleClientError, handleError } from './errors.js';
 import { recordRoutes } from './openapi.js';
 import { defaultWebUiDir, isWebUiRequest, webUiHandler } from './web-ui.js';
 import { PrincipalCache } from './principal-cache.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { VmCache } from './vm-cache.js';
 import { registerLogin } from './routes/auth/login.js';
 import { registerLoginSecondFactor } from './routes/auth/second-factor.js';
@@ -19,7 +19,7 @@ import { registerTotpRequired } from './routes/auth/totp-required.js';
 import { registerTotpStatus } from './routes/auth/totp-status.js';
 import { registerTotpVerify } from './routes/auth/totp-verify.js';
 import { registerServerMetrics } from './routes/metrics.js';
-import { refuseTokenInUrl, requestCounter } from './request-hooks.js';
+import { addRequestHooks } from './request-hooks.js';
 import { auditLockouts, LoginGuard } from './services/login-guard.js';
 import { registerAuditList } from './routes/audit/list.js';
 import { registerLogout } from './routes/auth/logout.js';
@@ -83,7 +83,7 @@ import { registerVmSnapshotList } from './routes/vms/snapshot-list.js';
 import { registerVmSnapshotRevert } from './routes/vms/snapshot-revert.js';
 import { registerVmTemplate } from './routes/vms/template.js';
 import { validatorCompiler } from './validation.js';
-import { AuditService, auditHook } from './services/audit.js';
+import { AuditService } from './services/audit.js';
 
 const ROUTES = [
   registerHealth,
@@ -127,8 +127,6 @@ const ROUTES = [
   registerVmMetrics,
   registerVmMigrate,
   registerVmMigratePlan,
-  registerVmConsoleStream,
-  registerVmVnc,
   registerVmSnapshotList,
   registerVmSnapshotCreate,
   registerVmSnapshotRevert,
@@ -153,10 +151,12 @@ const ROUTES = [
   registerOperationGet,
   registerOperationWait,
   registerOperationCancel,
-  registerEventStream,
   registerOpenApi,
   registerApiReference,
 ];
+
+/** The WebSocket routes: the event stream and the consoles. */
+const STREAM_ROUTES = [registerEventStream, registerVmConsoleStream, registerVmVnc];
 
 /** Limits on what a client may send; tests pass short ones. */
 export interface AppLimits {
@@ -184,6 +184,7 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
   const requestTimeout = limits.requestTimeoutMs ?? 120_000;
   const app = Fastify({
     loggerInstance: deps.logger,
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: limits.bodyLimit ?? 1024 * 1024,
     // Slow clients are cut off instead of holding a socket forever. Node checks the request
     // timeout on an interval: keep it well under the timeout, so the cut comes on time.
@@ -215,23 +216,28 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
           reply,
         ),
   );
-  app.addHook('onRequest', refuseTokenInUrl);
-  app.addHook('onRequest', authenticator(deps));
+  addRequestHooks(app, deps, deps.audit);
   if (deps.serverMetrics !== undefined) {
-    app.addHook('onSend', requestCounter(deps.serverMetrics));
     const { serverMetrics } = deps;
     deps.loginGuard.hooks.onResult = (result) => serverMetrics.recordLogin(result);
   }
   // Each route's declared permission, checked in this one place (docs/adr/0016-security-model.md).
   app.addHook('preValidation', authorizer(deps));
-  app.addHook('onSend', auditHook(deps.audit));
   // Before any route: a route without a permission fails here, at startup.
   requirePermissions(app);
   // Before any route: the OpenAPI document is generated from what this records.
   recordRoutes(app);
-  // Client frames are small JSON messages (auth, subscribe).
-  void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   for (const register of ROUTES) register(app, deps);
+  // The WebSocket plugin's hooks (an onRequest and an onResponse) in a scope of their own, so
+  // that they run for its streams only, not for every HTTP request (a sixth of a cached GET).
+  // Not awaited: each stream adds its hooks now, before the plugin's own (the event stream's
+  // preClose must close its clients with a code first), and its routes once the plugin loaded.
+  void app.register((streams: ServerApp, _options, done) => {
+    // Client frames are small JSON messages (auth, subscribe).
+    void streams.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    for (const register of STREAM_ROUTES) register(streams, deps);
+    done();
+  });
   const { vmCache } = deps;
   if (appDeps.vmCache === undefined) app.addHook('onClose', () => vmCache?.close());
   return app;

@@ -56,15 +56,26 @@ export async function authenticateToken(
   deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock' | 'principals'>,
   token: string,
 ): Promise<Principal> {
+  return knownCaller(deps, token) ?? resolveCaller(deps, token);
+}
+
+/**
+ * The caller this token resolved to within the cache's TTL (ADR 21), by the token's text: no
+ * promise and no hash, the path of nearly every request.
+ */
+function knownCaller(deps: Pick<ServerDeps, 'principals'>, token: string): Principal | undefined {
+  return deps.principals?.get(token);
+}
+
+async function resolveCaller(
+  deps: Pick<ServerDeps, 'store' | 'tokens' | 'clock' | 'principals'>,
+  token: string,
+): Promise<Principal> {
   const now = deps.clock.now();
   const cache = deps.principals;
+  const mark = cache?.mark() ?? 0;
   if (token.startsWith(API_TOKEN_PREFIX)) {
-    const hash = hashRefreshToken(token);
-    const key = `t:${hash}`;
-    const cached = cache?.get(key);
-    if (cached !== undefined) return cached;
-    const mark = cache?.mark() ?? 0;
-    const stored = await deps.store.apiTokens.getByHash(hash);
+    const stored = await deps.store.apiTokens.getByHash(hashRefreshToken(token));
     if (stored === undefined || stored.revokedAt !== null) {
       throw new DomainError('UNAUTHENTICATED', 'API token invalid or revoked');
     }
@@ -90,7 +101,7 @@ export async function authenticateToken(
       global: false,
       bindings: [{ project: stored.project, role: stored.role }],
     };
-    cache?.set(key, mark, principal, Date.parse(stored.expiresAt));
+    cache?.set(token, mark, principal, Date.parse(stored.expiresAt));
     return principal;
   }
   let claims;
@@ -100,10 +111,6 @@ export async function authenticateToken(
     if (error instanceof InvalidTokenError) throw new DomainError('UNAUTHENTICATED', error.message);
     throw error;
   }
-  const key = `s:${claims.sid}:${claims.sub}`;
-  const cached = cache?.get(key);
-  if (cached !== undefined) return cached;
-  const mark = cache?.mark() ?? 0;
   // One read for the session and its user; a deleted user's sessions are gone with it.
   const found = await deps.store.sessions.getWithUser(claims.sid);
   if (
@@ -118,26 +125,37 @@ export async function authenticateToken(
     kind: 'user',
     sessionId: found.session.id,
   });
-  cache?.set(key, mark, principal, Date.parse(found.session.expiresAt));
+  // Trusted no longer than the token and its session both last.
+  const expiresAt = Math.min(claims.expiresAtMs, Date.parse(found.session.expiresAt));
+  cache?.set(token, mark, principal, expiresAt);
   return principal;
 }
 
 /**
  * Sets `request.principal` from `Authorization: Bearer`. Every /api/v1 route needs one, and so
  * does any other route that declares a permission other than `public`; WebSockets take theirs
- * in their first message.
+ * in their first message. Returns a promise only when the caller had to be read from the store.
  */
 export function authenticator(deps: ServerDeps) {
-  return async (request: FastifyRequest): Promise<void> => {
+  return (request: FastifyRequest): Promise<void> | undefined => {
     const { permission, websocket } = request.routeOptions.config;
-    if (permission === 'public' || websocket === true) return;
-    const path = request.url.split('?', 1)[0] ?? '';
-    if (permission === undefined && isPublicPath(path)) return;
+    if (permission === 'public' || websocket === true) return undefined;
+    if (permission === undefined && isPublicPath(request.url.split('?', 1)[0] ?? '')) {
+      return undefined;
+    }
     const header = request.headers.authorization;
     const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
-    if (match?.[1] === undefined) {
+    const token = match?.[1];
+    if (token === undefined) {
       throw new DomainError('UNAUTHENTICATED', 'this call needs an Authorization: Bearer token');
     }
-    request.principal = await authenticateToken(deps, match[1]);
+    const known = knownCaller(deps, token);
+    if (known !== undefined) {
+      request.principal = known;
+      return undefined;
+    }
+    return resolveCaller(deps, token).then((principal) => {
+      request.principal = principal;
+    });
   };
 }

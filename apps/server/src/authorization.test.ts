@@ -1,6 +1,7 @@
 import type { AuditEntry, Image } from '@novacron/api';
 import { hashPassword } from '@novacron/auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { EVENT_TYPES, type Event } from '@novacron/api';
 import { createLogger } from '@novacron/telemetry';
 import { eventVisibility } from './authorization.js';
@@ -249,10 +250,16 @@ describe('the authorization matrix', () => {
 });
 
 describe('WebSockets', () => {
+  let address: string | undefined;
   /** The first frame the server sends after our auth message, and how it closes. */
   async function consoleAnswer(role: Role, project: string) {
     const vm = await freshId('vm', project, '');
-    const socket = await server.app.injectWS(`/api/v1/vms/${vm}/console`);
+    address ??= await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const socket = new WebSocket(`${address.replace('http', 'ws')}/api/v1/vms/${vm}/console`);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
     const token = (headers.get(role)?.authorization ?? '').slice('Bearer '.length);
     const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
     const frame = new Promise<string>((resolve) =>

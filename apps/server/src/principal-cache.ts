@@ -19,9 +19,9 @@ interface Entry {
 }
 
 /**
- * The callers this server resolved recently, by session id (access tokens) or token hash (API
- * tokens): the session, user, bindings and API token reads of authentication, at most once per
- * TTL per caller. Any write to sessions, users, bindings, API tokens or projects through the
+ * The callers this server resolved recently, by the bearer token's text (an access token or an
+ * API token; a hash would cost a SHA-256 per request): the JWT check and the session, user,
+ * bindings and API token reads of authentication, at most once per TTL per token. Any write to sessions, users, bindings, API tokens or projects through the
  * store `guard` returns drops every entry, before the write and again after it; a resolution that
  * read the store while such a write ran is not kept, so no entry can hold what a write replaced.
  */

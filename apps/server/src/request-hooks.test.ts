@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './testing.js';
 
@@ -64,6 +65,44 @@ describe('tampered access tokens', () => {
       });
       expect(response.statusCode).toBe(401);
       expect(response.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
+    }
+  });
+});
+
+describe('WebSocket upgrades of HTTP routes', () => {
+  it('answer as the route does, then close the connection', async () => {
+    const address = new URL(await server.app.listen({ host: '127.0.0.1', port: 0 }));
+    for (const [path, headers, status] of [
+      ['/api/v1/vms', {}, 401],
+      ['/api/v1/vms', server.auth, 200],
+      ['/api/v1/no-such-route', server.auth, 404],
+    ] as const) {
+      const answer = await new Promise<{ status: number; closed: Promise<void> }>(
+        (resolve, reject) => {
+          const request = httpRequest({
+            host: address.hostname,
+            port: address.port,
+            path,
+            headers: {
+              ...headers,
+              connection: 'Upgrade',
+              upgrade: 'websocket',
+              'sec-websocket-version': '13',
+              'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            },
+          });
+          request.once('response', (response) => {
+            response.resume();
+            const closed = new Promise<void>((done) => response.socket.once('close', () => done()));
+            resolve({ status: response.statusCode ?? 0, closed });
+          });
+          request.once('upgrade', () => reject(new Error(`${path} upgraded`)));
+          request.once('error', reject);
+          request.end();
+        },
+      );
+      expect(answer.status, path).toBe(status);
+      await answer.closed; // the test times out if the server keeps the socket
     }
   });
 });

@@ -10,6 +10,8 @@ import type { Store } from '@novacron/store';
 export const VM_TTL_MS = 2000;
 const MAX_ENTRIES = 10_000;
 const MAX_PAGES = 1000;
+/** Characters of page JSON kept at most (about 32 MiB of UTF-16): a full cache starts over. */
+const MAX_PAGE_CHARS = 16 * 1024 * 1024;
 
 /**
  * VMs by id, as the authorizer and `GET /api/v1/vms/{id}` read them. Dropped by the vm.* event
@@ -19,6 +21,8 @@ const MAX_PAGES = 1000;
 export class VmCache {
   readonly #entries = new Map<string, { vm: Vm; staleAt: number; json?: string }>();
   readonly #pages = new Map<string, number>();
+  readonly #pageJson = new Map<string, { json: string; staleAt: number }>();
+  #pageChars = 0;
   #generation = 0;
   readonly #unsubscribe: () => void;
 
@@ -32,6 +36,8 @@ export class VmCache {
         if (event.subject?.kind !== 'vm') continue;
         this.#generation += 1;
         this.#entries.delete(event.subject.id);
+        // Any VM's change may add it to, move it in or drop it from any page.
+        this.#dropPages();
       }
     });
   }
@@ -64,6 +70,35 @@ export class VmCache {
     if (this.#pages.size >= MAX_PAGES) this.#pages.clear();
     this.#pages.set(key, now);
     return last !== undefined && now - last < this.ttlMs;
+  }
+
+  /** The JSON of the page `key` names, kept by `keepPage`, unless a vm.* event or the TTL ended it. */
+  page(key: string): string | undefined {
+    const entry = this.#pageJson.get(key);
+    if (entry === undefined) return undefined;
+    if (this.clock.now().getTime() < entry.staleAt) return entry.json;
+    this.#pageJson.delete(key);
+    this.#pageChars -= entry.json.length;
+    return undefined;
+  }
+
+  /** A mark to take before reading a page; `keepPage` keeps it only if no vm.* event came since. */
+  mark(): number {
+    return this.#generation;
+  }
+
+  keepPage(key: string, mark: number, json: string): void {
+    if (mark !== this.#generation || json.length > MAX_PAGE_CHARS) return;
+    if (this.#pageChars + json.length > MAX_PAGE_CHARS) this.#dropPages();
+    const previous = this.#pageJson.get(key);
+    if (previous !== undefined) this.#pageChars -= previous.json.length;
+    this.#pageJson.set(key, { json, staleAt: this.clock.now().getTime() + this.ttlMs });
+    this.#pageChars += json.length;
+  }
+
+  #dropPages(): void {
+    this.#pageJson.clear();
+    this.#pageChars = 0;
   }
 
   /**
@@ -103,5 +138,6 @@ export class VmCache {
   close(): void {
     this.#unsubscribe();
     this.#entries.clear();
+    this.#dropPages();
   }
 }

@@ -20,7 +20,10 @@ describe('access tokens', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const { token, expiresAt } = await tokens.issue(claims, now);
     expect(expiresAt.toISOString()).toBe('2026-01-01T00:01:00.000Z');
-    await expect(tokens.verify(token, now)).resolves.toEqual(claims);
+    await expect(tokens.verify(token, now)).resolves.toEqual({
+      ...claims,
+      expiresAtMs: expiresAt.getTime(),
+    });
 
     const later = new Date('2026-01-01T00:02:00Z');
     await expect(tokens.verify(token, later)).rejects.toThrow(InvalidTokenError);

@@ -37,6 +37,7 @@ export {
   newRefreshToken,
   newSigningSecret,
   type AccessClaims,
+  type VerifiedAccess,
 } from './tokens.js';
 export {
   CA_VALIDITY_DAYS,

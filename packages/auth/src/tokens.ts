@@ -14,6 +14,12 @@ export interface AccessClaims {
   sid: string;
 }
 
+/** The claims of a token that verified, with when it expires. */
+export interface VerifiedAccess extends AccessClaims {
+  /** ms since the epoch; infinite for a token without `exp` (none is issued so). */
+  expiresAtMs: number;
+}
+
 export class InvalidTokenError extends Error {
   override readonly name = 'InvalidTokenError';
 }
@@ -25,7 +31,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
 export class AccessTokens {
   private readonly key: Uint8Array;
   /** Tokens that verified, by their exact text, with their expiry. */
-  readonly #verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+  readonly #verified = new Map<string, VerifiedAccess>();
 
   constructor(
     secret: string,
@@ -54,12 +60,12 @@ export class AccessTokens {
     return { token, expiresAt };
   }
 
-  async verify(token: string, now: Date): Promise<AccessClaims> {
+  async verify(token: string, now: Date): Promise<VerifiedAccess> {
     // A token that verified once verifies the same way until it expires: the HMAC (through
     // WebCrypto, with a key import each time) was the largest cost of a GET (bench:api).
     const known = this.#verified.get(token);
     if (known !== undefined) {
-      if (now.getTime() < known.expiresAtMs) return { ...known.claims };
+      if (now.getTime() < known.expiresAtMs) return { ...known };
       this.#verified.delete(token);
     }
     const { jwtVerify, errors } = await loadJose();
@@ -78,14 +84,20 @@ export class AccessTokens {
       ) {
         throw new InvalidTokenError('token claims are incomplete');
       }
-      const claims = { sub, username, role, sid };
+      const claims = {
+        sub,
+        username,
+        role,
+        sid,
+        expiresAtMs: typeof exp === 'number' ? exp * 1000 : Number.POSITIVE_INFINITY,
+      };
       if (typeof exp === 'number') {
         // Bounded; the oldest entry goes first.
         if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
           const oldest = this.#verified.keys().next();
           if (oldest.done !== true) this.#verified.delete(oldest.value);
         }
-        this.#verified.set(token, { claims, expiresAtMs: exp * 1000 });
+        this.#verified.set(token, claims);
       }
       return { ...claims };
     } catch (error) {

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type Histogram } from 'prom-client';
+import { RequestHistogram } from './request-histogram.js';
 
 /** Metric names of the server's `/metrics`. */
 export const SERVER_METRIC_NAMES = {
@@ -29,20 +30,20 @@ const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export class ServerMetricsRegistry {
   readonly registry = new Registry();
-  private readonly requests: Histogram<'method' | 'route' | 'status'>;
+  private readonly requests: RequestHistogram;
   private readonly logins: Counter<'result'>;
   private readonly operations: Counter<'kind' | 'result'>;
 
   constructor(counts: StateCounts) {
     const registers = [this.registry];
     const n = SERVER_METRIC_NAMES;
-    this.requests = new Histogram({
-      name: n.apiRequestSeconds,
-      help: 'API requests by method, route pattern and status, and how long they took',
-      labelNames: ['method', 'route', 'status'] as const,
-      buckets: BUCKETS,
-      registers,
-    });
+    this.requests = new RequestHistogram(
+      n.apiRequestSeconds,
+      'API requests by method, route pattern and status, and how long they took',
+      BUCKETS,
+    );
+    // The registry formats any object with a name, help, type and get(), like its own metrics.
+    this.registry.registerMetric(this.requests as unknown as Histogram);
     this.logins = new Counter({
       name: n.logins,
       help: 'Login attempts by result',
@@ -76,7 +77,7 @@ export class ServerMetricsRegistry {
   }
 
   recordRequest(method: string, route: string, status: number, seconds: number): void {
-    this.requests.observe({ method, route, status: String(status) }, seconds);
+    this.requests.observe(method, route, status, seconds);
   }
 
   recordLogin(result: LoginResult): void {

@@ -63,53 +63,55 @@ function stringField(value: unknown, key: string): string | undefined {
 }
 
 /**
- * A hook that audits every mutating /api/v1 call and every refused token, once each, when the
- * answer is known and before it leaves: the entry is stored before the caller sees the result.
+ * The audit entry of an answered call: every mutating /api/v1 call and every refused token, none
+ * for other reads. Taken when the answer is known and before it leaves (request-hooks.ts), so the
+ * entry is stored before the caller sees the result.
  */
-export function auditHook(audit: AuditService) {
-  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    const path = request.url.split('?', 1)[0] ?? '';
-    if (!path.startsWith('/api/v1/')) return payload;
-    if (!MUTATING.has(request.method) && reply.statusCode !== 401) return payload;
-    const config = request.routeOptions.config;
-    const url = request.routeOptions.url ?? path;
-    const permission = config.permission;
-    const action =
-      config.action ??
-      (permission !== undefined && permission !== 'public' && permission !== 'self'
-        ? permission
-        : actionOfRoute(request.method, url));
-    const id = stringField(request.params, 'id') ?? stringField(request.params, 'name');
-    const name =
-      stringField(request.body, 'name') ??
-      stringField(request.params, 'username') ??
-      stringField(request.body, 'username');
-    const target =
-      id === undefined && name === undefined
-        ? {}
-        : {
-            target: {
-              type: url.replace(/^\/api\/v1\//, '').split('/')[0] ?? '',
-              ...(id === undefined ? {} : { id }),
-              ...(name === undefined ? {} : { name }),
-            },
-          };
-    await audit.recordQuietly({
-      actor: request.principal?.username ?? stringField(request.body, 'username') ?? null,
-      action,
-      ...target,
-      project: request.authorizedProject ?? null,
-      sourceAddress: request.ip,
-      result:
-        reply.statusCode < 400 ? 'success' : (errorCodeOf(payload) ?? `HTTP_${reply.statusCode}`),
-      details: {
-        method: request.method,
-        route: url,
-        status: reply.statusCode,
-        ...(request.principal?.kind === 'token' ? { tokenId: request.principal.tokenId } : {}),
-      },
-    });
-    return payload;
+export function auditEntryOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+): AuditRecord | undefined {
+  if (!MUTATING.has(request.method) && reply.statusCode !== 401) return undefined;
+  const path = request.url.split('?', 1)[0] ?? '';
+  if (!path.startsWith('/api/v1/')) return undefined;
+  const config = request.routeOptions.config;
+  const url = request.routeOptions.url ?? path;
+  const permission = config.permission;
+  const action =
+    config.action ??
+    (permission !== undefined && permission !== 'public' && permission !== 'self'
+      ? permission
+      : actionOfRoute(request.method, url));
+  const id = stringField(request.params, 'id') ?? stringField(request.params, 'name');
+  const name =
+    stringField(request.body, 'name') ??
+    stringField(request.params, 'username') ??
+    stringField(request.body, 'username');
+  const target =
+    id === undefined && name === undefined
+      ? {}
+      : {
+          target: {
+            type: url.replace(/^\/api\/v1\//, '').split('/')[0] ?? '',
+            ...(id === undefined ? {} : { id }),
+            ...(name === undefined ? {} : { name }),
+          },
+        };
+  return {
+    actor: request.principal?.username ?? stringField(request.body, 'username') ?? null,
+    action,
+    ...target,
+    project: request.authorizedProject ?? null,
+    sourceAddress: request.ip,
+    result:
+      reply.statusCode < 400 ? 'success' : (errorCodeOf(payload) ?? `HTTP_${reply.statusCode}`),
+    details: {
+      method: request.method,
+      route: url,
+      status: reply.statusCode,
+      ...(request.principal?.kind === 'token' ? { tokenId: request.principal.tokenId } : {}),
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Event } from '@novacron/api';
 import { AccessTokens, newSigningSecret } from '@novacron/auth';
 import { NovaCronClient } from '@novacron/client';
@@ -106,6 +106,8 @@ for (const database of databases) {
     let token: string;
     let apiUrl: string;
     const clients: RawClient[] = [];
+    /** The server's end of every connection, to cut them as a crash or network drop would. */
+    const sockets = new Set<Socket>();
 
     beforeAll(async () => {
       testStore = await database.open();
@@ -124,6 +126,7 @@ for (const database of databases) {
         vms,
         images: new ImageService(store, operations, tmpdir()),
       });
+      app.server.on('connection', (socket: Socket) => sockets.add(socket));
       await app.listen({ host: '127.0.0.1', port: 0 });
       apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       extra = await listenEvents(app, '127.0.0.1', 0);
@@ -210,7 +213,7 @@ for (const database of databases) {
       await happen(4);
       await until(() => seen.length === 4);
       // Cut every stream, as a crash or a network drop would, while writes go on.
-      for (const socket of app.websocketServer.clients) socket.terminate();
+      for (const socket of sockets) socket.destroy();
       await happen(6);
       await until(() => reconnects >= 1 && seen.length >= 10);
       await happen(2);

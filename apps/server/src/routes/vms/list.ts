@@ -1,11 +1,9 @@
-import { Vm, VmListQuery, VmPage } from '@novacron/api';
+import { VmListQuery, VmPage } from '@novacron/api';
 import { parseLabelSelectors } from '@novacron/domain';
 import { visibleProjects } from '@novacron/auth';
 import { principalOf } from '../../authorization.js';
 import type { ServerApp, ServerDeps } from '../../deps.js';
-
-/** One schema object, so Fastify compiles its serializer once. */
-const VM_SCHEMA = Vm as unknown as Record<string, unknown>;
+import { sendJson, vmJson } from './vm-json.js';
 
 export function registerVmList(app: ServerApp, deps: ServerDeps): void {
   app.get(
@@ -29,18 +27,21 @@ export function registerVmList(app: ServerApp, deps: ServerDeps): void {
         ...(label === undefined ? {} : { labels: parseLabelSelectors(label) }),
       };
       const { vmCache } = deps;
-      // A page not asked for within the cache's TTL is one read that fills no cache; one asked
-      // for again has its ids read from the index and its VMs from the cache, each with its JSON
-      // as the Vm schema serializes it, joined (docs/adr/0021-request-caches.md).
-      if (vmCache === undefined || !vmCache.admitPage(request.url)) {
-        return deps.store.vms.list(filter);
-      }
+      if (vmCache === undefined) return deps.store.vms.list(filter);
+      // What the page holds depends on its query and, without a project, on whose it is.
+      const key = projects === undefined ? request.url : `${request.url}\n${projects.join('\n')}`;
+      // A page asked for again within the cache's TTL is kept whole until any vm.* event; the
+      // first time it is one read that fills no cache (docs/adr/0021-request-caches.md).
+      const kept = vmCache.page(key);
+      if (kept !== undefined) return sendJson(reply, kept);
+      if (!vmCache.admitPage(key)) return deps.store.vms.list(filter);
+      const mark = vmCache.mark();
       const { ids, nextCursor } = await deps.store.vms.listIds(filter);
       const items = await vmCache.getMany(ids);
-      const serialize = reply.compileSerializationSchema(VM_SCHEMA) as (vm: Vm) => string;
-      const json = items.map((vm) => vmCache.jsonOf(vm, serialize)).join(',');
+      const json = items.map((vm) => vmJson(reply, vmCache, vm)).join(',');
       const page = `{"items":[${json}],"nextCursor":${JSON.stringify(nextCursor)}}`;
-      return reply.type('application/json; charset=utf-8').send(page as never);
+      vmCache.keepPage(key, mark, page);
+      return sendJson(reply, page);
     },
   );
 }

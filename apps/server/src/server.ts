@@ -141,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         maxBandwidthBytes: config.migrationMaxBandwidthBytes,
         maxDowntimeMs: config.migrationMaxDowntimeMs,
         tls: config.migrationTls,
+        stallWindowMs: config.migrationStallSeconds * 1000,
       },
       (vm, progress) =>
         live.publish('migration.progress', { kind: 'vm', id: vm.id, name: vm.name }, progress, {

@@ -38,6 +38,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NOVACRON_HOST_TIMEOUT: '0' })).toThrow(/NOVACRON_HOST_TIMEOUT/);
   });
 
+  it('gives up a live migration that makes no progress for 60 s unless told otherwise', () => {
+    expect(loadConfig({}).migrationStallSeconds).toBe(60);
+    expect(loadConfig({ NOVACRON_MIGRATION_STALL_TIMEOUT: '20' }).migrationStallSeconds).toBe(20);
+    for (const bad of ['0', '4', '1.5', 'soon', '3601']) {
+      expect(() => loadConfig({ NOVACRON_MIGRATION_STALL_TIMEOUT: bad })).toThrow(
+        /NOVACRON_MIGRATION_STALL_TIMEOUT/,
+      );
+    }
+  });
+
   it('measures metrics every 5 s unless NOVACRON_METRICS_INTERVAL_MS says otherwise', () => {
     expect(loadConfig({}).metricsIntervalMs).toBe(5000);
     expect(loadConfig({ NOVACRON_METRICS_INTERVAL_MS: '1000' }).metricsIntervalMs).toBe(1000);

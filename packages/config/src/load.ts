@@ -44,6 +44,7 @@ function defaults(env: Env): Config {
     migrationMaxBandwidthBytes: 128 * 1024 * 1024,
     migrationMaxDowntimeMs: 300,
     migrationTls: true,
+    migrationStallSeconds: 60,
     totpRequired: false,
     loginMaxFailures: 5,
     loginLockoutSeconds: 900,
@@ -77,6 +78,7 @@ const NUMERIC: readonly (keyof Config)[] = [
   'agentMemoryMiB',
   'migrationMaxBandwidthBytes',
   'migrationMaxDowntimeMs',
+  'migrationStallSeconds',
   'loginMaxFailures',
   'loginLockoutSeconds',
 ];

@@ -54,6 +54,8 @@ export const ConfigSchema = Type.Object({
   migrationMaxDowntimeMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
   /** TLS on migration streams unless a migration switches it off. */
   migrationTls: Type.Boolean(),
+  /** Seconds a running migration may make no progress before it is escalated or given up. */
+  migrationStallSeconds: Type.Integer({ minimum: 5, maximum: 3600 }),
   /** Name this machine's agent registers as. */
   agentName: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   accel: Type.Union([Type.Literal('auto'), Type.Literal('kvm'), Type.Literal('tcg')]),
@@ -111,6 +113,7 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   migrationMaxBandwidthBytes: 'NOVACRON_MIGRATION_MAX_BANDWIDTH',
   migrationMaxDowntimeMs: 'NOVACRON_MIGRATION_MAX_DOWNTIME_MS',
   migrationTls: 'NOVACRON_MIGRATION_TLS',
+  migrationStallSeconds: 'NOVACRON_MIGRATION_STALL_TIMEOUT',
   agentName: 'NOVACRON_AGENT_NAME',
   accel: 'NOVACRON_ACCEL',
   vmNetwork: 'NOVACRON_VM_NETWORK',

@@ -110,6 +110,8 @@ export interface MigrationDefaults {
   xbzrle?: boolean;
   maxThrottlePercent?: number;
   maxTotalTimeMs?: number;
+  /** How long a running migration may make no progress before it is escalated or given up. */
+  stallWindowMs?: number;
 }
 
 /** The bandwidth and downtime limits in force: the request's, else the cluster's. */

@@ -141,8 +141,9 @@ beforeAll(async () => {
     prefix: PREFIX,
     subnet: SUBNET,
     password: 'migration-faults',
-    // Hosts are declared unreachable (and restarted by `up`) within a few seconds.
-    env: { NOVACRON_HOST_TIMEOUT: '5' },
+    // Hosts are declared unreachable (and restarted by `up`) within a few seconds, and a cut link
+    // stalls a migration within 20 s (at 4 MB/s a moving stream sends 80 MB in that time).
+    env: { NOVACRON_HOST_TIMEOUT: '5', NOVACRON_MIGRATION_STALL_TIMEOUT: '20' },
   });
   cli = testbed.cli;
   await cli.ok([

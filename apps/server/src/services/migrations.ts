@@ -19,6 +19,7 @@ import {
   progressPercent,
   resolveLimits,
   stallPolicyFor,
+  DEFAULT_STALL_POLICY,
   startStallWatch,
   toWirePrediction,
   isMigrationPhase,
@@ -521,10 +522,15 @@ export class MigrationService {
     recorded: (record: MigrationRecord) => void = () => undefined,
   ): Promise<Record<string, unknown>> {
     const predicted = record.plan.predictions.find((p) => p.strategy === record.settings.strategy);
+    const { stallWindowMs } = this.defaults;
+    const policy =
+      stallWindowMs === undefined
+        ? DEFAULT_STALL_POLICY
+        : { ...DEFAULT_STALL_POLICY, windowMs: stallWindowMs };
     let stall: StallState = startStallWatch(
       record.settings,
       performance.now(),
-      predicted === undefined ? undefined : stallPolicyFor(predicted),
+      predicted === undefined ? policy : stallPolicyFor(predicted, policy),
     );
     let lastWrite = 0;
     let unreachableSince: number | null = null;

@@ -228,8 +228,8 @@ export function buildApp(appDeps: AppDeps, limits: AppLimits = {}): ServerApp {
   // Before any route: the OpenAPI document is generated from what this records.
   recordRoutes(app);
   for (const register of ROUTES) register(app, deps);
-  // The WebSocket plugin's hooks (an onRequest and an onResponse) in a scope of their own, so
-  // that they run for its streams only, not for every HTTP request (a sixth of a cached GET).
+  // The WebSocket plugin's hooks (an onRequest and an onResponse, which makes Fastify listen for
+  // each response's end) in a scope of their own: they run for its streams only (ADR 26).
   // Not awaited: each stream adds its hooks now, before the plugin's own (the event stream's
   // preClose must close its clients with a code first), and its routes once the plugin loaded.
   void app.register((streams: ServerApp, _options, done) => {

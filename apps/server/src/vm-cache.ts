@@ -17,6 +17,7 @@ const MAX_PAGE_CHARS = 16 * 1024 * 1024;
  * VMs by id, as the authorizer and `GET /api/v1/vms/{id}` read them. Dropped by the vm.* event
  * of their id; a read that overlapped any vm.* event is not kept, so an entry never holds what a
  * committed write replaced. Services read the store itself: their read-modify-write needs it.
+ * Also the JSON of pages of `GET /api/v1/vms` asked for again, dropped by any vm.* event (ADR 26).
  */
 export class VmCache {
   readonly #entries = new Map<string, { vm: Vm; staleAt: number; json?: string }>();

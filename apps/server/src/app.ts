@@ -36,6 +36,8 @@ import { registerUserCreate } from './routes/users/create.js';
 import { registerUserDelete } from './routes/users/delete.js';
 import { registerUserList } from './routes/users/list.js';
 import { registerUserPassword } from './routes/users/password.js';
+import { registerUserRoleRemove } from './routes/users/role-remove.js';
+import { registerUserRoleSet } from './routes/users/role-set.js';
 import { registerOpenApi } from './routes/docs/openapi.js';
 import { registerApiReference } from './routes/docs/reference.js';
 import { registerEventStream } from './routes/events/watch.js';
@@ -99,6 +101,8 @@ const ROUTES = [
   registerUserList,
   registerUserDelete,
   registerUserPassword,
+  registerUserRoleSet,
+  registerUserRoleRemove,
   registerTokenCreate,
   registerTokenList,
   registerTokenRevoke,

@@ -159,6 +159,11 @@ async function requestFor(route: RouteRecord, project: string) {
       role: 'none',
     });
     url = url.replace(':username', user.username);
+    // A role route acts on a role the user has (a missing one would be a 404 of its own).
+    if (url.includes(':project')) {
+      await server.store.users.bind(user.id, project, 'viewer');
+      url = url.replace(':project', project);
+    }
   }
   url = url.replace(/:\w+/g, 'x');
   // A wait answers at once instead of holding for the operation nobody runs.
@@ -167,16 +172,15 @@ async function requestFor(route: RouteRecord, project: string) {
   const payload =
     route.method === 'GET' || route.method === 'DELETE'
       ? undefined
-      : route.scope === 'body'
-        ? (BODIES[route.url]?.(project) ?? { project })
-        : {};
+      : (BODIES[route.url]?.(project) ?? (route.scope === 'body' ? { project } : {}));
   return { url: `${url}${query}`, payload };
 }
 
-/** Bodies that make an allowed creation succeed; other routes get `{ project }`. */
+/** Bodies that make an allowed call succeed; other creations get `{ project }`, the rest `{}`. */
 const BODIES: Record<string, (project: string) => Record<string, unknown>> = {
   '/api/v1/vms': (project) => ({ project, name: unique('vm'), image: 'tiny', start: false }),
   '/api/v1/images': (project) => ({ project, name: unique('img'), url: 'http://127.0.0.1:9/x' }),
+  '/api/v1/users/:username/roles/:project': () => ({ role: 'operator' }),
 };
 
 type Expected = 'allow' | 403 | 404;

@@ -52,6 +52,7 @@ export const ERROR_CODES = [
   'PROJECT_NOT_EMPTY',
   'USER_NOT_FOUND',
   'USER_NAME_TAKEN',
+  'ROLE_BINDING_NOT_FOUND',
   'TOKEN_NOT_FOUND',
   'LOGIN_LOCKED',
   'SECOND_FACTOR_REQUIRED',
@@ -110,6 +111,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'PROJECT_NOT_FOUND':
     case 'OPERATION_NOT_FOUND':
     case 'USER_NOT_FOUND':
+    case 'ROLE_BINDING_NOT_FOUND':
     case 'TOKEN_NOT_FOUND':
     case 'SNAPSHOT_NOT_FOUND':
       return 404;

@@ -153,6 +153,8 @@ export {
   UserPage,
   UserParams,
   UserPasswordChange,
+  UserRoleParams,
+  UserRoleSet,
 } from './security.js';
 export {
   Event,

@@ -99,6 +99,13 @@ export type UserPasswordChange = Static<typeof UserPasswordChange>;
 export const UserParams = Type.Object({ username: IdOrName });
 export type UserParams = Static<typeof UserParams>;
 
+/** A user's role binding in one project. */
+export const UserRoleParams = Type.Object({ username: IdOrName, project: Name });
+export type UserRoleParams = Static<typeof UserRoleParams>;
+
+export const UserRoleSet = Type.Object({ role: RoleName }, { additionalProperties: false });
+export type UserRoleSet = Static<typeof UserRoleSet>;
+
 export const RefreshRequest = Type.Object(
   { refreshToken: Type.String({ minLength: 1, maxLength: 512 }) },
   { additionalProperties: false },

@@ -9,6 +9,7 @@ import type {
   ProjectCreate,
   ProjectPage,
   ProjectQuotasPatch,
+  RoleName,
   User,
   UserCreate,
   UserPage,
@@ -78,6 +79,21 @@ export class UsersResource {
     await this.http.text('PUT', '/api/v1/users/:username/password', {
       params: { username },
       body: { password },
+    });
+  }
+
+  /** Gives the user `role` in `project`, or changes it; answers the user with its roles. */
+  setRole(username: string, project: string, role: RoleName): Promise<User> {
+    return this.http.json('PUT', '/api/v1/users/:username/roles/:project', {
+      params: { username, project },
+      body: { role },
+    });
+  }
+
+  /** Takes the user's role in `project` away (ROLE_BINDING_NOT_FOUND when it has none). */
+  removeRole(username: string, project: string): Promise<User> {
+    return this.http.json('DELETE', '/api/v1/users/:username/roles/:project', {
+      params: { username, project },
     });
   }
 }

@@ -112,7 +112,7 @@ for (const database of databases) {
       expect(order).toEqual(['first', 'second']);
     });
 
-    it('binds users per project and drops everything of a deleted user', async () => {
+    it('binds and unbinds users per project, and drops everything of a deleted user', async () => {
       await store.projects.create('bind');
       const user = await store.users.create({
         username: 'u-bind',
@@ -129,6 +129,12 @@ for (const database of databases) {
       expect(
         codeOf(await store.users.bind(user.id, 'nope', 'viewer').catch((e: unknown) => e)),
       ).toBe('PROJECT_NOT_FOUND');
+      expect(await store.users.unbind(user.id, 'bind')).toBe(true);
+      expect(await store.users.unbind(user.id, 'bind')).toBe(false);
+      expect(await store.users.bindings(user.id)).toEqual([{ project: 'default', role: 'viewer' }]);
+      expect(codeOf(await store.users.unbind(user.id, 'nope').catch((e: unknown) => e))).toBe(
+        'PROJECT_NOT_FOUND',
+      );
       expect(await store.users.setPasswordHash(user.id, 'y')).toBe(true);
       expect((await store.users.get(user.id))?.passwordHash).toBe('y');
       const token = await store.apiTokens.create({

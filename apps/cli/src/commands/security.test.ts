@@ -59,6 +59,10 @@ function fakeClient() {
       create: vi.fn(() => Promise.resolve(user)),
       delete: vi.fn(() => Promise.resolve()),
       setPassword: vi.fn(() => Promise.resolve()),
+      setRole: vi.fn((_username: string, project: string, role: string) =>
+        Promise.resolve({ ...user, bindings: [...user.bindings, { project, role }] }),
+      ),
+      removeRole: vi.fn(() => Promise.resolve({ ...user, bindings: [] })),
     },
     projects: {
       list: vi.fn(() => Promise.resolve({ items: [project], nextCursor: null })),
@@ -125,6 +129,38 @@ describe('security commands', () => {
     expect(code).not.toBe(0);
     expect(stderr).toContain('role must be one of');
     expect(client.users.create).not.toHaveBeenCalled();
+  });
+
+  it('grants and revokes a role, in default unless a project is named, and prints the roles', async () => {
+    const granted = await cli(['user', 'grant', 'alice', '--role', 'viewer']);
+    expect(granted.code).toBe(0);
+    expect(granted.client.users.setRole).toHaveBeenCalledWith('alice', 'default', 'viewer');
+    expect(granted.stdout).toContain('operator@team, viewer@default');
+    const json = await cli([
+      'user',
+      'grant',
+      'alice',
+      '--role',
+      'admin',
+      '--project',
+      'lab',
+      '-o',
+      'json',
+    ]);
+    expect(json.client.users.setRole).toHaveBeenCalledWith('alice', 'lab', 'admin');
+    expect(JSON.parse(json.stdout)).toMatchObject([
+      { username: 'alice', bindings: [{ project: 'team' }, { project: 'lab', role: 'admin' }] },
+    ]);
+    const revoked = await cli(['user', 'revoke', 'alice', '--project', 'team']);
+    expect(revoked.client.users.removeRole).toHaveBeenCalledWith('alice', 'team');
+    expect(revoked.stdout).toMatch(/alice\s+-/);
+    const bad = await cli(['user', 'grant', 'alice', '--role', 'root']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('role must be one of');
+    expect(bad.client.users.setRole).not.toHaveBeenCalled();
+    const missing = await cli(['user', 'grant', 'alice']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('--role');
   });
 
   it('sets quotas with sizes, and none lifts one', async () => {

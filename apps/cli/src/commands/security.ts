@@ -199,6 +199,34 @@ export function registerSecurityCommands(program: Command, ctx: CliContext): voi
       ctx.print(`password of ${username} changed`);
     });
 
+  withOutput(
+    user
+      .command('grant')
+      .description('give a user a role in a project, or change it')
+      .argument('<username>', 'the user')
+      .requiredOption('--role <role>', 'viewer, operator or admin')
+      .option('--project <name>', 'the project the role is in', 'default'),
+  ).action(
+    async (username: string, options: { role: string; project: string }, command: Command) => {
+      const role = roleOf(options.role);
+      const client = await clientOf(ctx);
+      const updated = await client.users.setRole(username, options.project, role);
+      ctx.print(renderList(formatOf(command) ?? 'table', [updated], userColumns));
+    },
+  );
+
+  withOutput(
+    user
+      .command('revoke')
+      .description("take a user's role in a project away; its API tokens there stop working")
+      .argument('<username>', 'the user')
+      .option('--project <name>', 'the project the role is in', 'default'),
+  ).action(async (username: string, options: { project: string }, command: Command) => {
+    const client = await clientOf(ctx);
+    const updated = await client.users.removeRole(username, options.project);
+    ctx.print(renderList(formatOf(command) ?? 'table', [updated], userColumns));
+  });
+
   const project = program.command('project').description('projects and their quotas');
 
   withOutput(

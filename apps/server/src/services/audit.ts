@@ -102,7 +102,8 @@ export function auditEntryOf(
     actor: request.principal?.username ?? stringField(request.body, 'username') ?? null,
     action,
     ...target,
-    project: request.authorizedProject ?? null,
+    // A cluster route may still act on one project (a user's role there): it is recorded too.
+    project: request.authorizedProject ?? stringField(request.params, 'project') ?? null,
     sourceAddress: request.ip,
     result:
       reply.statusCode < 400 ? 'success' : (errorCodeOf(payload) ?? `HTTP_${reply.statusCode}`),

@@ -247,6 +247,148 @@ function SecondFactorDialog({ user, onClose }: { user: User | undefined; onClose
   );
 }
 
+/** A change to one of a user's roles: `role` null takes the role in `project` away. */
+interface RoleChange {
+  project: string;
+  role: RoleName | null;
+}
+
+/** A user's roles, one per project: change one, take one away, or give one in another project. */
+function RolesDialog({ user, onClose }: { user: User | undefined; onClose: () => void }) {
+  const api = useApi();
+  const queries = useQueryClient();
+  const users = useUsers();
+  const projects = useProjects();
+  const [grantProject, setGrantProject] = useState('');
+  const [grantRole, setGrantRole] = useState<RoleName>('viewer');
+  const username = user?.username ?? '';
+  const update = useMutation({
+    mutationFn: ({ project, role }: RoleChange) =>
+      role === null
+        ? api.users.removeRole(username, project)
+        : api.users.setRole(username, project, role),
+    onSuccess: () => {
+      void queries.invalidateQueries({ queryKey: ['users'] });
+    },
+  });
+  // The roles as the users list has them now, so that each change shows once it is made.
+  const bindings = (users.data?.items.find((u) => u.id === user?.id) ?? user)?.bindings ?? [];
+  const grantable = (projects.data?.items ?? []).filter(
+    (p) => !bindings.some((b) => b.project === p.name),
+  );
+  const pending = update.isPending ? update.variables : undefined;
+  const close = () => {
+    setGrantProject('');
+    setGrantRole('viewer');
+    update.reset();
+    onClose();
+  };
+  const roleOptions = ROLE_NAMES.map((name) => (
+    <option key={name} value={name}>
+      {name}
+    </option>
+  ));
+  return (
+    <Dialog
+      open={user !== undefined}
+      onOpenChange={(open) => {
+        if (!open) close();
+      }}
+      title={`Roles of ${username}`}
+      description="A change applies from the user's next request; API tokens above the new role stop working."
+    >
+      {bindings.length === 0 ? (
+        <p className="mb-3 text-sm text-muted">No role in any project.</p>
+      ) : (
+        <ul aria-label={`Roles of ${username}`} className="mb-3 flex flex-col gap-2">
+          {bindings.map((binding) => (
+            <li key={binding.project} className="flex items-center gap-2">
+              <span className="min-w-0 flex-1 truncate text-sm font-medium">{binding.project}</span>
+              <div className="w-32">
+                <Select
+                  aria-label={`Role in ${binding.project}`}
+                  value={binding.role}
+                  disabled={update.isPending}
+                  onChange={(e) =>
+                    update.mutate({ project: binding.project, role: e.target.value as RoleName })
+                  }
+                >
+                  {roleOptions}
+                </Select>
+              </div>
+              <Button
+                variant="danger"
+                aria-label={`Remove the role in ${binding.project}`}
+                busy={pending?.project === binding.project && pending.role === null}
+                disabled={update.isPending}
+                onClick={() => update.mutate({ project: binding.project, role: null })}
+              >
+                Remove
+              </Button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form
+        className="flex flex-col gap-3 border-t border-line pt-3"
+        onSubmit={(e) => {
+          e.preventDefault();
+          update.mutate(
+            { project: grantProject, role: grantRole },
+            { onSuccess: () => setGrantProject('') },
+          );
+        }}
+      >
+        <div className="grid gap-3 sm:grid-cols-2">
+          <Field label="Project">
+            {(props) => (
+              <Select
+                {...props}
+                required
+                value={grantProject}
+                onChange={(e) => setGrantProject(e.target.value)}
+              >
+                <option value="" disabled>
+                  {grantable.length === 0 ? 'A role in every project' : 'Choose a project'}
+                </option>
+                {grantable.map((p) => (
+                  <option key={p.id} value={p.name}>
+                    {p.name}
+                  </option>
+                ))}
+              </Select>
+            )}
+          </Field>
+          <Field label="Role">
+            {(props) => (
+              <Select
+                {...props}
+                value={grantRole}
+                onChange={(e) => setGrantRole(e.target.value as RoleName)}
+              >
+                {roleOptions}
+              </Select>
+            )}
+          </Field>
+        </div>
+        <ErrorBox error={update.error} title="The role was not changed" />
+        <div className="flex justify-end gap-2">
+          <Button
+            type="submit"
+            busy={pending?.project === grantProject}
+            disabled={grantProject === '' || update.isPending}
+          >
+            Grant role
+          </Button>
+          <Button variant="primary" onClick={close}>
+            Done
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
 export function UsersPanel() {
   const api = useApi();
   const queries = useQueryClient();
@@ -256,6 +398,7 @@ export function UsersPanel() {
   const [creating, setCreating] = useState(false);
   const [resetting, setResetting] = useState<User | undefined>(undefined);
   const [factor, setFactor] = useState<User | undefined>(undefined);
+  const [roles, setRoles] = useState<User | undefined>(undefined);
   const [toDelete, setToDelete] = useState<User | undefined>(undefined);
   const remove = useMutation({
     mutationFn: (user: User) => api.users.delete(user.username),
@@ -301,6 +444,18 @@ export function UsersPanel() {
         enableSorting: false,
         cell: ({ row }) => (
           <span className="flex flex-wrap justify-end gap-1.5">
+            <Button
+              aria-label={`Roles of ${row.original.username}`}
+              disabled={row.original.clusterAdmin}
+              title={
+                row.original.clusterAdmin
+                  ? 'A cluster admin has every role in every project'
+                  : undefined
+              }
+              onClick={() => setRoles(row.original)}
+            >
+              Roles
+            </Button>
             <Button
               aria-label={`Reset the password of ${row.original.username}`}
               onClick={() => setResetting(row.original)}
@@ -367,6 +522,7 @@ export function UsersPanel() {
       <CreateUserDialog open={creating} onOpenChange={setCreating} />
       <PasswordDialog user={resetting} onClose={() => setResetting(undefined)} />
       <SecondFactorDialog user={factor} onClose={() => setFactor(undefined)} />
+      <RolesDialog user={roles} onClose={() => setRoles(undefined)} />
       <ConfirmDialog
         item={toDelete}
         onClose={() => setToDelete(undefined)}

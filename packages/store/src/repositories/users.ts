@@ -37,6 +37,8 @@ export interface UserRepository {
   bindings(userId: string): Promise<{ project: string; role: string }[]>;
   /** Binds (or rebinds) the user to `project` with `role`; throws PROJECT_NOT_FOUND. */
   bind(userId: string, project: string, role: string): Promise<void>;
+  /** Removes the user's role in `project`; false when it had none; throws PROJECT_NOT_FOUND. */
+  unbind(userId: string, project: string): Promise<boolean>;
 }
 
 export function createUserRepository(ctx: StoreContext, scope: Scope): UserRepository {
@@ -116,6 +118,16 @@ export function createUserRepository(ctx: StoreContext, scope: Scope): UserRepos
         .values({ user_id: userId, project_id: projectId, role, created_at: now(ctx) })
         .onConflict((oc) => oc.columns(['user_id', 'project_id']).doUpdateSet({ role }))
         .execute();
+    },
+
+    async unbind(userId, project) {
+      const projectId = await projectIdOf(scope, project);
+      const result = await db
+        .deleteFrom('role_bindings')
+        .where('user_id', '=', userId)
+        .where('project_id', '=', projectId)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
     },
 
     async count() {

@@ -27,3 +27,19 @@ export async function requireUser(deps: ServerDeps, username: string): Promise<S
   }
   return user;
 }
+
+/**
+ * The user named `username`, when roles in projects mean something for it: a cluster admin has
+ * every role in every project, so a binding would change nothing (VALIDATION_FAILED).
+ */
+export async function requireProjectUser(deps: ServerDeps, username: string): Promise<StoredUser> {
+  const user = await requireUser(deps, username);
+  if (user.role === 'admin') {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      `user '${user.username}' is a cluster admin: it has every role in every project`,
+      { field: 'username', username: user.username },
+    );
+  }
+  return user;
+}

@@ -200,6 +200,31 @@ describe('the dashboard for admins', () => {
     await reset.getByRole('status').waitFor();
     await reset.getByRole('button', { name: 'Done' }).click();
     await new NovaCronClient({ baseUrl }).login('alice', 'alice-password-2');
+    // Her roles after creation: one given in another project, one changed, then the new one
+    // taken away again; each shows in the dialog as the API answers.
+    await page.getByRole('button', { name: 'Roles of alice' }).click();
+    const roles = page.getByRole('dialog', { name: 'Roles of alice' });
+    await roles.getByLabel('Project').selectOption('default');
+    await roles.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await roles.getByRole('button', { name: 'Grant role' }).click();
+    await expect
+      .poll(() => roles.getByLabel('Role in default', { exact: true }).inputValue())
+      .toBe('viewer');
+    await roles.getByLabel('Role in team-e2e', { exact: true }).selectOption('viewer');
+    // The select shows the role the users list holds: it turns once the API answered.
+    await expect
+      .poll(() => roles.getByLabel('Role in team-e2e', { exact: true }).inputValue())
+      .toBe('viewer');
+    await shot('admin-user-roles');
+    await roles.getByRole('button', { name: 'Remove the role in default' }).click();
+    await roles.getByLabel('Role in default', { exact: true }).waitFor({ state: 'detached' });
+    expect(
+      (await (await adminClient()).users.list()).items.find((u) => u.username === 'alice')
+        ?.bindings,
+    ).toEqual([{ project: 'team-e2e', role: 'viewer' }]);
+    await roles.getByRole('button', { name: 'Done' }).click();
+    await roles.waitFor({ state: 'hidden' });
+    await users.getByText('viewer in team-e2e').waitFor();
     await shot('admin-users');
   });
 

@@ -38,9 +38,8 @@ const ACTIONS: { action: VmActionName; label: string; when: readonly string[] }[
   { action: 'resume', label: 'Resume', when: ['paused'] },
 ];
 
-function VmActions({ vm }: { vm: Vm }) {
+function VmActions({ vm, onDeleting }: { vm: Vm; onDeleting: (operationId: string) => void }) {
   const api = useApi();
-  const router = useRouter();
   const queries = useQueryClient();
   const [operation, setOperation] = useState<{ id: string; label: string } | undefined>(undefined);
   const [migrating, setMigrating] = useState(false);
@@ -58,14 +57,9 @@ function VmActions({ vm }: { vm: Vm }) {
       queries.setQueryData(['operation', op.id], op);
       setConfirmDelete(false);
       setOperation({ id: op.id, label: 'Delete' });
+      onDeleting(op.id);
     },
   });
-  const followed = useOperation(operation?.id);
-  const gone = operation?.label === 'Delete' && followed.data?.status === 'succeeded';
-  useEffect(() => {
-    // The VM is gone once its delete succeeded: back to the list.
-    if (gone) router.push('/vms');
-  }, [gone, router]);
   return (
     <div className="flex flex-col gap-3">
       <div className="flex flex-wrap gap-2">
@@ -119,6 +113,13 @@ function VmPage() {
   const router = useRouter();
   const { data: vm, error, isLoading } = useVm(id);
   const [tab, setTab] = useState('metrics');
+  // A delete is followed here, not in the actions: the VM's vm.deleted event can come (and this
+  // page lose the VM) before its operation's last event. Once it succeeded: back to the list.
+  const [deleting, setDeleting] = useState<string | undefined>(undefined);
+  const deleted = useOperation(deleting).data?.status === 'succeeded';
+  useEffect(() => {
+    if (deleted) router.push('/vms');
+  }, [deleted, router]);
   // Events update a VM under its id: a link by name is rewritten to the id.
   useEffect(() => {
     if (vm !== undefined && id !== vm.id) router.replace(`/vms/view?id=${vm.id}`);
@@ -130,6 +131,7 @@ function VmPage() {
     );
   }
   if (error !== null) {
+    if (deleting !== undefined) return <Spinner label="Deleting" />;
     return (
       <div className="flex flex-col gap-3">
         <ErrorBox error={error} title="Cannot show this VM" />
@@ -164,7 +166,7 @@ function VmPage() {
       />
       <div className="grid items-start gap-4 lg:grid-cols-3">
         <Card title="Actions" className="lg:col-span-2">
-          <VmActions vm={vm} />
+          <VmActions vm={vm} onDeleting={setDeleting} />
         </Card>
         <Card title="Details">
           <Properties

@@ -60,7 +60,7 @@ export async function authenticateToken(
 }
 
 /**
- * The caller this token resolved to within the cache's TTL (ADR 21), by the token's text: no
+ * The caller this token resolved to within the cache's TTL (ADRs 21, 26), by the token's text: no
  * promise and no hash, the path of nearly every request.
  */
 function knownCaller(deps: Pick<ServerDeps, 'principals'>, token: string): Principal | undefined {

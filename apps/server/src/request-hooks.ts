@@ -10,8 +10,7 @@ const TOKEN_PARAMETERS = ['token', 'access_token'];
 /**
  * The hooks every request passes besides the authorizer: on arrival, the token-in-URL refusal
  * and authentication; on answer, the request counter and the audit entry. One hook each, with no
- * promise when there is nothing to wait for: each hook is a step of Fastify's chain, and they
- * were a tenth of a cached GET in bench:api.
+ * promise when there is nothing to wait for: each hook is a step of Fastify's chain (ADR 26).
  */
 export function addRequestHooks(app: ServerApp, deps: ServerDeps, audit: AuditService): void {
   const authenticate = authenticator(deps);

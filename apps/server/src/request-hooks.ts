@@ -55,6 +55,8 @@ function isUpgrade(request: FastifyRequest): boolean {
  */
 function endUpgradeAfterAnswer(request: FastifyRequest, reply: FastifyReply): void {
   const { socket } = request.raw;
+  // A response on an upgrading socket ends with 'finish' (its 'close' waits for the socket);
+  // 'close' covers an answer that is never written.
   reply.raw.once('finish', () => socket.destroy());
   reply.raw.once('close', () => socket.destroy());
 }

@@ -37,7 +37,6 @@ export {
   newRefreshToken,
   newSigningSecret,
   type AccessClaims,
-  type VerifiedAccess,
 } from './tokens.js';
 export {
   CA_VALIDITY_DAYS,
